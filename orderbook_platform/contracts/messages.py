@@ -99,9 +99,7 @@ class Trade(msgspec.Struct, omit_defaults=True):
     ] = None
     symbol: str | None = None
     time: Nanos | None = None
-    sequence: Annotated[int | None, Meta(description="Per-symbol output sequence number.")] = (
-        None
-    )
+    sequence: Annotated[int | None, Meta(description="Per-symbol output sequence number.")] = None
     maker_trader_id: str | None = None
     taker_trader_id: str | None = None
 
@@ -162,9 +160,7 @@ class OrderEvent(msgspec.Struct, omit_defaults=True):
     order_type: str | None = None
     side: Literal["Buy", "Sell"] | None = None
     price: float | None = None
-    quantity: Annotated[int | None, Meta(description="Original quantity in lots, unsigned.")] = (
-        None
-    )
+    quantity: Annotated[int | None, Meta(description="Original quantity in lots, unsigned.")] = None
     filled: Annotated[int | None, Meta(description="Lots executed so far.")] = None
     remaining: Annotated[int | None, Meta(description="Lots still open.")] = None
     time: Nanos | None = None

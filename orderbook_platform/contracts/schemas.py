@@ -18,7 +18,9 @@ def schema_for(name: str) -> dict:
 
 def render(name: str) -> bytes:
     """The committed file's exact bytes: sorted keys, two-space indent, final newline."""
-    return msgspec.json.format(msgspec.json.encode(schema_for(name), order="sorted"), indent=2) + b"\n"
+    return (
+        msgspec.json.format(msgspec.json.encode(schema_for(name), order="sorted"), indent=2) + b"\n"
+    )
 
 
 def write_all(directory: Path) -> list[Path]:

@@ -1,0 +1,120 @@
+"""The `orderbook` command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException
+from rich.table import Table
+
+# typer >= 0.25 vendors its own click; its exceptions live here, not in `click`.
+from typer._click import exceptions as click_errors
+
+from orderbook_platform.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    set_settings,
+    settings_from,
+)
+from orderbook_platform.cli.stack import print_endpoints, stack_app
+from orderbook_platform.cli.topics import topics_app
+from orderbook_platform.errors import PlatformError
+
+app = typer.Typer(
+    name="orderbook",
+    help="Orderbook platform: a simulated exchange and the data platform on top of it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+
+
+@app.callback()
+def root(ctx: typer.Context, config: ConfigOption = None) -> None:
+    set_settings(ctx, config)
+
+
+@app.command("roundtrip")
+def roundtrip_command(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Messages to send.")] = 10_000,
+) -> None:
+    """Produce orders and read them back through the broker; print a summary."""
+    from orderbook_platform.roundtrip import round_trip
+
+    with err_console.status(f"round trip of {count:,} orders"):
+        result = round_trip(settings_from(ctx), count=count)
+    print_round_trip(result)
+    if result.matched != result.sent:
+        raise PlatformError(f"round trip lost or altered {result.sent - result.matched} message(s)")
+
+
+def print_round_trip(result) -> None:
+    table = Table(title=f"Round trip through topic '{result.topic}'")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("sent", f"{result.sent:,}")
+    table.add_row("received (read_committed)", f"{result.received:,}")
+    table.add_row("byte-identical", f"{result.matched:,}")
+    table.add_row("payload", f"{result.bytes_sent / 1e6:.2f} MB")
+    table.add_row("produce rate", f"{result.sent / result.produce_seconds:,.0f} msg/s")
+    table.add_row("latency p50", f"{result.latency_p50_ms:.1f} ms")
+    table.add_row("latency p99", f"{result.latency_p99_ms:.1f} ms")
+    console.print(table)
+
+
+@app.command("run")
+def run_command(ctx: typer.Context) -> None:
+    """The platform's main job: stack up, topics apply, then the live pipeline."""
+    from orderbook_platform.kafka.topics import apply_topics
+    from orderbook_platform.roundtrip import round_trip
+    from orderbook_platform.stack import Stack
+
+    settings = settings_from(ctx)
+    print_endpoints(Stack(settings, err_console).up())
+    report = apply_topics(settings)
+    console.print(
+        f"topics: {len(report.changes)} declared, {len(report.changed)} changed "
+        f"({', '.join(f'{c.topic} {c.action}' for c in report.changed) or 'none'})"
+    )
+    with err_console.status("round trip of 10,000 orders"):
+        result = round_trip(settings, count=10_000)
+    print_round_trip(result)
+    if result.matched != result.sent:
+        raise PlatformError(f"round trip lost or altered {result.sent - result.matched} message(s)")
+    console.print("Stack left running; stop it with [bold]uv run orderbook stack down[/].")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and a non-zero exit."""
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        err_console.print(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        sys.exit(2)
+    except click_errors.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        err_console.print(f"[red]error:[/] {exc.format_message()}{hint}", highlight=False)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("[red]aborted[/]")
+        sys.exit(130)
+    except click_errors.ClickException as exc:
+        err_console.print(f"[red]error:[/] {exc.format_message()}", highlight=False)
+        sys.exit(exc.exit_code)
+    except PlatformError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KafkaException as exc:
+        err_console.print(f"[red]kafka error:[/] {exc.args[0].str()}", highlight=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

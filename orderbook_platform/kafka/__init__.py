@@ -1,0 +1,1 @@
+"""Kafka at the edge: client factories and the declared topics."""
