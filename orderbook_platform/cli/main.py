@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -37,6 +38,21 @@ app.add_typer(topics_app, name="topics")
 @app.callback()
 def root(ctx: typer.Context, config: ConfigOption = None) -> None:
     set_settings(ctx, config)
+
+
+schemas_app = typer.Typer(help="The JSON Schemas of the message contracts.")
+app.add_typer(schemas_app, name="schemas")
+
+
+@schemas_app.command("write")
+def schemas_write(
+    directory: Annotated[Path, typer.Option("--dir", help="Target folder.")] = Path("schemas"),
+) -> None:
+    """Regenerate the JSON Schema files from the contract code."""
+    from orderbook_platform.contracts.schemas import write_all
+
+    for path in write_all(directory):
+        console.print(f"wrote {path}")
 
 
 @app.command("roundtrip")

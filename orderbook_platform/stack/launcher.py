@@ -58,7 +58,6 @@ class Stack:
 
     def up(self) -> Endpoints:
         """Start whatever is not running yet and wait until both answer. Idempotent."""
-        fetch_jars(self.jars_dir, self.console)
         host = self.settings.stack.host
         to_start = [c for c in self._components() if not c.process.is_running()]
         for component in to_start:
@@ -69,6 +68,7 @@ class Stack:
                         f"another port (OB__STACK__KAFKA_PORT, OB__STACK__CONTROLLER_PORT, "
                         f"OB__STACK__S3_PORT)"
                     )
+        fetch_jars(self.jars_dir, self.console)
         for component in to_start:
             component.prepare(self.jars_dir)
             component.start(self.jars_dir)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from orderbook_platform.config import S3Settings, StackSettings
+from orderbook_platform.stack.errors import StackError
 from orderbook_platform.stack.jars import classpath, require_java
 from orderbook_platform.stack.processes import ManagedProcess
 
@@ -47,7 +49,7 @@ class S3Server:
                     "s3proxy.authorization=aws-v2-or-v4",
                     f"s3proxy.identity={self.s3.access_key}",
                     f"s3proxy.credential={self.s3.secret_key.get_secret_value()}",
-                    "jclouds.provider=filesystem",
+                    "jclouds.provider=filesystem-nio2",
                     f"jclouds.filesystem.basedir={self.data_dir}",
                     "",
                 ]
@@ -76,11 +78,20 @@ class S3Server:
 
     def ensure_bucket(self) -> bool:
         """Create the configured bucket if absent; True if it was created."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from orderbook_platform.s3 import s3_client
 
         client = s3_client(self.s3)
-        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-        if self.s3.bucket in existing:
-            return False
-        client.create_bucket(Bucket=self.s3.bucket)
-        return True
+        deadline = time.monotonic() + 15
+        while True:  # the HTTP port can answer a moment before the blob store is ready
+            try:
+                existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+                if self.s3.bucket in existing:
+                    return False
+                client.create_bucket(Bucket=self.s3.bucket)
+                return True
+            except (BotoCoreError, ClientError) as exc:
+                if time.monotonic() > deadline:
+                    raise StackError(f"S3 server did not accept requests: {exc}") from None
+                time.sleep(0.5)

@@ -1,0 +1,54 @@
+# Two commands matter: `make run` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+ORDERBOOK := $(UV) run --frozen orderbook
+PYTEST_ARGS ?=
+
+.PHONY: help install uv venv jars run test test-unit test-integration lint format ui bench stack-down clean
+
+help:
+	@echo "make run    install everything, start the local stack and run the platform"
+	@echo "make test   install everything and run the whole test suite (unit + integration)"
+	@echo "make lint | format | bench | stack-down | clean"
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+
+venv: uv
+	@$(UV) sync --frozen --quiet
+
+jars: venv
+	@$(ORDERBOOK) stack fetch
+
+install: venv jars
+
+run: install
+	@$(ORDERBOOK) run
+
+lint: venv
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+
+format: venv
+	@$(UV) run --frozen ruff check --fix .
+	@$(UV) run --frozen ruff format .
+
+test: install lint
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	@$(UV) run --frozen pytest -m unit $(PYTEST_ARGS)
+
+test-integration: install
+	@$(UV) run --frozen pytest -m integration $(PYTEST_ARGS)
+
+bench: venv
+	@for b in bench/*_bench.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
+
+stack-down: venv
+	@$(ORDERBOOK) stack down
+
+clean: stack-down
+	rm -rf .orderbook .pytest_cache .ruff_cache

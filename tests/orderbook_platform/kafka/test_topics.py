@@ -1,0 +1,109 @@
+"""`topics apply` against the real broker."""
+
+import uuid
+
+import pytest
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
+from orderbook_platform.config import Settings
+from orderbook_platform.kafka.clients import admin_client, consumer, producer
+from orderbook_platform.kafka.topics import Action, apply_topics, declared_topics
+
+pytestmark = pytest.mark.integration
+
+
+def test_apply_twice_changes_nothing_the_second_time(settings: Settings):
+    apply_topics(settings)
+    again = apply_topics(settings)
+    assert again.changed == []
+    assert {c.topic for c in again.changes} == {s.name for s in declared_topics(settings)}
+    assert all(c.action is Action.UNCHANGED for c in again.changes)
+
+
+def test_every_declared_topic_exists_with_its_partitions_and_configs(settings: Settings):
+    admin = admin_client(settings.kafka)
+    topics = admin.list_topics(timeout=10).topics
+    for spec in declared_topics(settings):
+        assert len(topics[spec.name].partitions) == spec.partitions
+        resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name)
+        actual = admin.describe_configs([resource])[resource].result(timeout=10)
+        for key, value in spec.config.items():
+            assert actual[key].value == value, (spec.name, key)
+
+
+def test_apply_repairs_config_drift_and_reports_it(settings: Settings):
+    admin = admin_client(settings.kafka)
+    resource = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        "trades",
+        incremental_configs=[
+            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)
+        ],
+    )
+    admin.incremental_alter_configs([resource])[resource].result(timeout=10)
+    report = apply_topics(settings)
+    assert [(c.topic, c.action) for c in report.changed] == [("trades", Action.CONFIG)]
+    assert "retention.ms" in report.changed[0].detail
+    assert apply_topics(settings).changed == []
+
+
+def test_apply_grows_partitions_when_the_declaration_grows(settings: Settings):
+    bigger = settings.model_copy(deep=True)
+    bigger.topics.partitions = settings.topics.partitions + 1
+    report = apply_topics(bigger)
+    grown = {c.topic for c in report.changed if c.action is Action.PARTITIONS}
+    assert "orders" in grown and "orders.dlq" not in grown
+    assert apply_topics(bigger).changed == []
+    shrunk = apply_topics(settings)
+    refused = {c.topic for c in shrunk.changes if c.action is Action.REFUSED}
+    assert "orders" in refused, "Kafka cannot shrink partitions: apply must say so, not pretend"
+
+
+def test_prune_never_deletes_a_foreign_topic_but_deletes_its_own_stale_ones(settings: Settings):
+    admin = admin_client(settings.kafka)
+    foreign = f"someone-elses-{uuid.uuid4().hex[:6]}"
+    admin.create_topics([NewTopic(foreign, 1, 1)])[foreign].result(timeout=30)
+
+    # A platform version that declared one more topic, applied, then dropped it.
+    extra = f"platform-retired-{uuid.uuid4().hex[:6]}"
+    import orderbook_platform.kafka.topics as topics_module
+
+    original = topics_module.declared_topics
+    try:
+        topics_module.declared_topics = lambda s: [*original(s), topics_module.TopicSpec(extra, 1)]
+        assert any(
+            c.topic == extra and c.action is Action.CREATED for c in apply_topics(settings).changes
+        )
+    finally:
+        topics_module.declared_topics = original
+
+    report = apply_topics(settings, prune=True)
+    present = admin.list_topics(timeout=10).topics
+    assert foreign in present, "a topic the platform did not create must never be deleted"
+    assert extra not in present
+    assert [(c.topic, c.action) for c in report.changed] == [(extra, Action.DELETED)]
+    assert apply_topics(settings, prune=True).changed == []
+
+
+def test_produce_and_consume_on_every_declared_topic(settings: Settings):
+    run = uuid.uuid4().hex
+    writer = producer(settings.kafka)
+    names = [s.name for s in declared_topics(settings)]
+    for name in names:
+        writer.produce(name, key=b"XYZ", value=f'{{"probe":"{run}","topic":"{name}"}}'.encode())
+    assert writer.flush(30) == 0
+
+    reader = consumer(settings.kafka, group_id=f"probe-{run}")
+    reader.subscribe(names)
+    seen: set[str] = set()
+    try:
+        for _ in range(60):
+            for message in reader.consume(num_messages=500, timeout=1):
+                assert message.error() is None
+                if run.encode() in message.value():
+                    seen.add(message.topic())
+            if seen == set(names):
+                break
+    finally:
+        reader.close()
+    assert seen == set(names)
