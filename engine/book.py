@@ -1,0 +1,259 @@
+"""One symbol's order book: price levels, FIFO queues, the best price per side.
+
+Layout, chosen for a flat hot path in CPython:
+
+- A `BookSide` keeps a dict `level key -> PriceLevel` and a sorted list of the keys.
+  The key is the price in ticks times the side's sign (+1 for bids, -1 for asks), so on
+  both sides the best level is `keys[-1]`: taking or removing it is O(1), and "does
+  an incoming order cross this level" is one comparison, `key >= limit_key`.
+  Inserting a new level is a `bisect.insort` (a C memmove, cheap for realistic books).
+- A `PriceLevel` is a FIFO `deque` of `RestingOrder`s plus its live quantity and order
+  count. A cancel marks the order dead in O(1) instead of searching the deque; dead
+  orders are dropped when they reach the front, or when the deque is compacted because
+  dead entries outnumber live ones. A level with no live order is removed at once,
+  so every level in `keys` has a positive quantity.
+- `orders` maps each resting order id to its `RestingOrder`; `seen_ids` holds every id
+  ever accepted in this symbol (duplicates are rejected even after a fill or cancel).
+
+- Each side keeps `top`, the `BookLevel`s of its best levels, updated in place as
+  those levels change, so publishing L1/L2 costs no walk over the book.
+
+Quantities and prices are ints only; `PriceLevel.price_out` caches the decimal price
+for output messages.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Iterator
+
+import msgspec
+
+from engine.ticks import TickSize
+from orderbook_platform.contracts import BookLevel
+
+BID_SIGN = 1
+ASK_SIGN = -1
+# Compaction threshold: rebuild a level's deque when dead entries exceed live ones by this.
+_DEAD_SLACK = 16
+
+
+class RestingOrder(msgspec.Struct, gc=False):
+    """An order on the book. `remaining` is open lots; `filled` is lots executed so far.
+
+    `taker_fills` counts the fills it took as an incoming order, so trade ids continue
+    (`<id>-<n>`) if a modify later makes it cross again. `live` turns False when it
+    leaves the book (lazy deletion from its level's deque).
+
+    A msgspec Struct rather than a `__slots__` class because it is built once per
+    resting order and a Struct's C constructor is several times cheaper than a Python
+    `__init__`; `gc=False` because it only ever holds scalars.
+    """
+
+    order_id: str
+    trader_id: str | None
+    is_buy: bool
+    price: int
+    remaining: int
+    filled: int
+    taker_fills: int
+    post_only: bool
+    live: bool = True
+
+
+class PriceLevel(msgspec.Struct, gc=False):
+    """All resting orders at one price on one side, oldest first.
+
+    `quantity` and `count` cover live orders only. `price_out` is the decimal price for
+    output messages, computed once per level. (No cycles: gc=False is safe.)
+    """
+
+    price: int
+    price_out: float
+    orders: deque[RestingOrder]
+    quantity: int
+    count: int
+
+    def entry(self) -> BookLevel:
+        return BookLevel(self.price_out, self.quantity, self.count)
+
+    def live_orders(self) -> Iterator[RestingOrder]:
+        return (order for order in self.orders if order.live)
+
+    def compact(self) -> None:
+        self.orders = deque(order for order in self.orders if order.live)
+
+
+class BookSide:
+    """One side of the book, plus its top `watch` levels kept ready for L1/L2 messages.
+
+    `top` is the list of `BookLevel`s of the best `watch` levels, best first, updated
+    in place whenever one of those levels changes (O(watch) C-level list work, no
+    Python loop over the depth). `dirty` is set by every such change; the matcher
+    publishes and clears it at the end of each input, so "dirty" means exactly "the
+    top `watch` levels changed during this input".
+    """
+
+    __slots__ = ("dirty", "keys", "levels", "sign", "top", "watch")
+
+    def __init__(self, sign: int, watch: int) -> None:
+        self.sign = sign
+        self.watch = watch
+        self.levels: dict[int, PriceLevel] = {}
+        self.keys: list[int] = []
+        self.top: list[BookLevel] = []
+        self.dirty = False
+
+    def _rank(self, key: int) -> int:
+        """0 for the best level, 1 for the next, ... (`key` must be present)."""
+        keys = self.keys
+        return len(keys) - 1 - bisect_left(keys, key)
+
+    def level_changed(self, key: int, level: PriceLevel) -> None:
+        """Record that the quantity or count of the (still present) level at `key` changed."""
+        if key == self.keys[-1]:
+            rank = 0
+        else:
+            rank = self._rank(key)
+            if rank >= self.watch:
+                return
+        self.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
+        self.dirty = True
+
+    def add_level(self, key: int, level: PriceLevel) -> None:
+        self.levels[key] = level
+        keys = self.keys
+        if not keys or key > keys[-1]:
+            keys.append(key)
+            rank = 0
+        else:
+            insort(keys, key)
+            rank = self._rank(key)
+            if rank >= self.watch:
+                return
+        top = self.top
+        top.insert(rank, BookLevel(level.price_out, level.quantity, level.count))
+        if len(top) > self.watch:
+            top.pop()
+        self.dirty = True
+
+    def remove_level(self, key: int) -> None:
+        keys = self.keys
+        rank = 0 if key == keys[-1] else self._rank(key)
+        del self.levels[key]
+        if rank == 0:
+            keys.pop()
+        else:
+            del keys[len(keys) - 1 - rank]
+        if rank < self.watch:
+            top = self.top
+            del top[rank]
+            if len(keys) >= self.watch:
+                # The level that moved up into the watched window.
+                top.append(self.levels[keys[-self.watch]].entry())
+            self.dirty = True
+
+    def best_first(self) -> Iterator[PriceLevel]:
+        levels = self.levels
+        return (levels[key] for key in reversed(self.keys))
+
+    def quantity_through(self, limit_key: int) -> int:
+        """Total live quantity on levels that an order with `limit_key` would cross."""
+        total = 0
+        for key in reversed(self.keys):
+            if key < limit_key:
+                break
+            total += self.levels[key].quantity
+        return total
+
+
+class OrderBook:
+    """All state of one symbol. `sequence` numbers this symbol's output messages.
+
+    `last_bid` / `last_ask` are the best levels as last published on `prices`.
+    """
+
+    __slots__ = (
+        "asks",
+        "bids",
+        "last_ask",
+        "last_bid",
+        "orders",
+        "seen_ids",
+        "sequence",
+        "symbol",
+        "tick",
+    )
+
+    def __init__(self, symbol: str, tick: TickSize, depth: int) -> None:
+        self.symbol = symbol
+        self.tick = tick
+        # L1 needs the best level even when L2 is off (depth 0).
+        watch = max(depth, 1)
+        self.bids = BookSide(BID_SIGN, watch)
+        self.asks = BookSide(ASK_SIGN, watch)
+        self.orders: dict[str, RestingOrder] = {}
+        self.seen_ids: set[str] = set()
+        self.sequence = 0
+        self.last_bid: BookLevel | None = None
+        self.last_ask: BookLevel | None = None
+
+    def side_of(self, order: RestingOrder) -> BookSide:
+        return self.bids if order.is_buy else self.asks
+
+    def best_bid(self) -> int | None:
+        keys = self.bids.keys
+        return keys[-1] if keys else None
+
+    def best_ask(self) -> int | None:
+        keys = self.asks.keys
+        return -keys[-1] if keys else None
+
+    def rest(self, order: RestingOrder) -> None:
+        """Append `order` at the back of its price level's queue."""
+        side = self.bids if order.is_buy else self.asks
+        key = side.sign * order.price
+        level = side.levels.get(key)
+        if level is None:
+            level = PriceLevel(
+                order.price, self.tick.to_price(order.price), deque((order,)), order.remaining, 1
+            )
+            side.add_level(key, level)
+        else:
+            level.orders.append(order)
+            level.quantity += order.remaining
+            level.count += 1
+            # level_changed(), inlined: this is the commonest path of all.
+            keys = side.keys
+            if key == keys[-1]:
+                side.top[0] = BookLevel(level.price_out, level.quantity, level.count)
+                side.dirty = True
+            else:
+                rank = len(keys) - 1 - bisect_left(keys, key)
+                if rank < side.watch:
+                    side.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
+                    side.dirty = True
+        self.orders[order.order_id] = order
+
+    def remove(self, order: RestingOrder) -> None:
+        """Take a resting order off the book (cancel, or a modify that moves it)."""
+        side = self.bids if order.is_buy else self.asks
+        key = side.sign * order.price
+        level = side.levels[key]
+        order.live = False
+        level.quantity -= order.remaining
+        level.count -= 1
+        del self.orders[order.order_id]
+        if level.count == 0:
+            side.remove_level(key)
+            return
+        side.level_changed(key, level)
+        if len(level.orders) > 2 * level.count + _DEAD_SLACK:
+            level.compact()
+
+    def resting_orders(self) -> Iterator[RestingOrder]:
+        """Every resting order: bids best first, then asks best first, each in queue order."""
+        for side in (self.bids, self.asks):
+            for level in side.best_first():
+                yield from level.live_orders()

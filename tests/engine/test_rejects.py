@@ -1,0 +1,155 @@
+"""Every reject reason: one `rejected` event, no trade, the book untouched."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine import events as ev
+from engine.config import EngineConfig
+from engine.matching import Matcher
+from orderbook_platform.contracts import Order
+from tests.engine.helpers import book_picture, cancel, limit, market, modify, run
+
+pytestmark = pytest.mark.unit
+
+# Resting before each case: a bid 100.00 x 10 (b1, trader T1) and an ask 101.00 x 10 (a1).
+SETUP = [limit("b1", 100.0, 10, trader="T1"), limit("a1", 101.0, -10, trader="T2")]
+
+CASES = [
+    ("unknown_order_type", Order("x", "stop", price=100.0, quantity=1), ev.UNKNOWN_ORDER_TYPE),
+    ("unknown_tif", limit("x", 100.0, 1, tif="DAY"), ev.UNKNOWN_TIME_IN_FORCE),
+    ("missing_quantity", limit("x", 100.0, None), ev.MISSING_QUANTITY),
+    ("zero_quantity", limit("x", 100.0, 0), ev.ZERO_QUANTITY),
+    ("negative_zero_quantity", limit("x", 100.0, -0.0), ev.ZERO_QUANTITY),
+    ("fractional_quantity", limit("x", 100.0, 1.5), ev.INVALID_QUANTITY),
+    ("nan_quantity", limit("x", 100.0, math.nan), ev.INVALID_QUANTITY),
+    ("inf_quantity", limit("x", 100.0, -math.inf), ev.INVALID_QUANTITY),
+    ("bool_quantity", limit("x", 100.0, True), ev.INVALID_QUANTITY),
+    ("market_zero_quantity", market("x", 0), ev.ZERO_QUANTITY),
+    ("missing_price", limit("x", None, 1), ev.MISSING_PRICE),
+    ("nan_price", limit("x", math.nan, 1), ev.INVALID_PRICE),
+    ("inf_price", limit("x", math.inf, 1), ev.INVALID_PRICE),
+    ("zero_price", limit("x", 0.0, 1), ev.NON_POSITIVE_PRICE),
+    ("negative_price", limit("x", -100.0, 1), ev.NON_POSITIVE_PRICE),
+    ("off_tick_price", limit("x", 100.005, 1), ev.OFF_TICK_PRICE),
+    ("huge_price", limit("x", 1e300, 1), ev.PRICE_OUT_OF_RANGE),
+    ("empty_order_id", limit("", 100.0, 1), ev.INVALID_ORDER_ID),
+    ("duplicate_of_resting", limit("b1", 99.0, 1), ev.DUPLICATE_ORDER_ID),
+    ("post_only_crossing", limit("x", 101.0, 1, post_only=True), ev.POST_ONLY_WOULD_CROSS),
+    ("post_only_market", Order("x", "market", quantity=1, post_only=True), ev.POST_ONLY_MARKET),
+    ("cancel_unknown", cancel("nope"), ev.UNKNOWN_ORDER),
+    ("cancel_other_trader", cancel("b1", trader="T9"), ev.TRADER_MISMATCH),
+    ("modify_unknown", modify("nope", price=100.0), ev.UNKNOWN_ORDER),
+    ("modify_nothing", modify("b1"), ev.NOTHING_TO_MODIFY),
+    ("modify_side_change", modify("b1", quantity=-5), ev.SIDE_CHANGE),
+    ("modify_zero_quantity", modify("b1", quantity=0), ev.ZERO_QUANTITY),
+    ("modify_fractional_quantity", modify("b1", quantity=2.5), ev.INVALID_QUANTITY),
+    ("modify_off_tick", modify("b1", price=100.001), ev.OFF_TICK_PRICE),
+    ("modify_negative_price", modify("b1", price=-1.0), ev.NON_POSITIVE_PRICE),
+    ("modify_other_trader", modify("b1", price=99.0, trader="T9"), ev.TRADER_MISMATCH),
+]
+
+
+@pytest.mark.parametrize(("order", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
+    order: Order, reason: str
+) -> None:
+    matcher = Matcher()
+    run(matcher, SETUP)
+    before = book_picture(matcher)
+    seen_before = set(matcher.book("XYZ").seen_ids)
+
+    events = matcher.process(order)
+
+    assert len(events) == 1
+    topic, key, message = events[0]
+    assert (topic, key) == ("order_events", "XYZ")
+    assert message.event == "rejected"
+    assert message.reason == reason
+    assert message.order_id == order.order_id
+    assert message.order_type == order.order_type
+    assert book_picture(matcher) == before
+    assert matcher.book("XYZ").seen_ids == seen_before
+
+
+def test_every_reject_reason_in_the_catalogue_is_exercised_here() -> None:
+    exercised = {c[2] for c in CASES} | {ev.UNKNOWN_SYMBOL, ev.INVALID_SYMBOL, ev.ORDER_NOT_RESTING}
+    assert exercised == set(ev.REJECT_REASONS)
+
+
+def test_integral_float_quantity_is_accepted_as_its_integer() -> None:
+    events = Matcher().process(limit("x", 100.0, 2.0))
+    assert events[0][2].event == "accepted"
+    assert events[0][2].quantity == 2
+
+
+def test_unknown_symbol_is_rejected_when_an_allow_list_is_configured() -> None:
+    matcher = Matcher(EngineConfig(symbols=["AAA"]))
+    [(topic, key, message)] = matcher.process(limit("x", 100.0, 1, symbol="ZZZ"))
+    assert (topic, key, message.event, message.reason) == (
+        "order_events",
+        "ZZZ",
+        "rejected",
+        ev.UNKNOWN_SYMBOL,
+    )
+    assert message.sequence is None  # no book, hence no sequence
+    assert matcher.symbols() == []
+
+
+def test_default_symbol_outside_the_allow_list_is_rejected_too() -> None:
+    matcher = Matcher(EngineConfig(symbols=["AAA"]))
+    [(_, _, message)] = matcher.process(limit("x", 100.0, 1))
+    assert message.reason == ev.UNKNOWN_SYMBOL
+
+
+def test_empty_symbol_is_invalid() -> None:
+    [(_, key, message)] = Matcher().process(limit("x", 100.0, 1, symbol=""))
+    assert (key, message.reason) == ("", ev.INVALID_SYMBOL)
+
+
+def test_order_id_stays_taken_after_its_order_is_filled_or_cancelled() -> None:
+    matcher = Matcher()
+    run(matcher, [limit("a", 100.0, 5), limit("b", 100.0, -5), limit("c", 99.0, 1), cancel("c")])
+    for reused in ("a", "b", "c"):
+        [(_, _, message)] = matcher.process(limit(reused, 90.0, 1))
+        assert message.reason == ev.DUPLICATE_ORDER_ID
+
+
+def test_a_rejected_order_id_can_be_used_again() -> None:
+    matcher = Matcher()
+    matcher.process(limit("a", 100.001, 5))
+    assert matcher.process(limit("a", 100.0, 5))[0][2].event == "accepted"
+
+
+def test_cancel_of_an_order_that_no_longer_rests_says_so() -> None:
+    matcher = Matcher()
+    run(matcher, [limit("a", 100.0, 5), cancel("a")])
+    [(_, _, message)] = matcher.process(cancel("a"))
+    assert message.reason == ev.ORDER_NOT_RESTING
+    [(_, _, message)] = matcher.process(modify("a", quantity=1))
+    assert message.reason == ev.ORDER_NOT_RESTING
+
+
+def test_cancel_looks_in_the_book_of_its_own_symbol() -> None:
+    matcher = Matcher()
+    matcher.process(limit("a", 100.0, 5, symbol="AAA"))
+    [(_, _, message)] = matcher.process(cancel("a", symbol="BBB"))
+    assert message.reason == ev.UNKNOWN_ORDER
+
+
+def test_post_only_modify_that_would_cross_is_rejected_and_the_order_stays() -> None:
+    matcher = Matcher()
+    run(matcher, [limit("a", 101.0, -5), limit("p", 100.0, 3, post_only=True)])
+    before = book_picture(matcher)
+    [(_, _, message)] = matcher.process(modify("p", price=101.0))
+    assert message.reason == ev.POST_ONLY_WOULD_CROSS
+    assert book_picture(matcher) == before
+
+
+def test_rejects_consume_a_sequence_number_of_their_symbol() -> None:
+    matcher = Matcher()
+    first = matcher.process(limit("x", 100.001, 1))
+    second = matcher.process(limit("y", 100.001, 1))
+    assert (first[0][2].sequence, second[0][2].sequence) == (1, 2)
