@@ -1,0 +1,135 @@
+"""`orderbook engine ...`: the engine's command line (a Typer app, no import-time work).
+
+    orderbook engine replay ORDERS.jsonl --out DIR [--tick-size 0.01] [--tick SYM=SIZE]
+                                              [--symbols A,B] [--depth 10] ...
+
+`engine_app` is mounted by the main CLI. The Kafka service will be a sibling `run`
+command here; it belongs to engine/service.py, which this module must not import
+eagerly (the core and the replay never need Kafka).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+engine_app = typer.Typer(
+    name="engine",
+    help="The matching engine: replay an orders file (the Kafka service comes later).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@engine_app.callback()
+def _engine() -> None:
+    """The matching engine."""
+    # A callback keeps `replay` a subcommand even while it is the only one.
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _parse_ticks(pairs: list[str]) -> dict[str, str]:
+    ticks = {}
+    for pair in pairs:
+        symbol, sep, size = pair.partition("=")
+        if not sep or not symbol or not size:
+            raise _fail(f"--tick expects SYMBOL=SIZE, got {pair!r}")
+        ticks[symbol] = size
+    return ticks
+
+
+@engine_app.command("replay")
+def replay_command(
+    orders: Annotated[
+        Path, typer.Argument(help="Orders JSONL: one Order per line, as on the `orders` topic.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory for the four JSONL files (required)."),
+    ] = None,
+    tick_size: Annotated[str, typer.Option(help="Tick size of every symbol.")] = "0.01",
+    tick: Annotated[
+        list[str] | None,
+        typer.Option(help="Per-symbol tick size, SYMBOL=SIZE; repeatable."),
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated allow-list; other symbols are rejected.")
+    ] = None,
+    default_symbol: Annotated[str, typer.Option(help="Symbol of orders that carry none.")] = "XYZ",
+    depth: Annotated[int, typer.Option(help="Levels per side in `book` messages; 0 = off.")] = 10,
+    self_trade_prevention: Annotated[
+        bool, typer.Option(help="Cancel the resting order when a trader would trade with itself.")
+    ] = True,
+    show_errors: Annotated[int, typer.Option(help="How many undecodable lines to list.")] = 10,
+    strict: Annotated[
+        bool, typer.Option(help="Exit with status 1 if any line was undecodable.")
+    ] = False,
+) -> None:
+    """Replay ORDERS through the matcher into OUT/{trades,prices,book,order_events}.jsonl."""
+    # Imported here so that importing the CLI (e.g. for --help) stays cheap.
+    from engine.config import EngineConfig
+    from engine.replay import replay
+
+    if out is None:
+        raise _fail("--out DIR is required")
+    if not orders.exists():
+        raise _fail(f"orders file not found: {orders}")
+    if not orders.is_file():
+        raise _fail(f"not a file: {orders}")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out is not a directory: {out}")
+    try:
+        config = EngineConfig(
+            default_symbol=default_symbol,
+            tick_size=tick_size,
+            tick_sizes=_parse_ticks(tick or []),
+            symbols=[s.strip() for s in symbols.split(",") if s.strip()] if symbols else None,
+            depth=depth,
+            self_trade_prevention=self_trade_prevention,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        stats = replay(orders, out, config)
+    except OSError as exc:
+        raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    _print_summary(stats, out, show_errors)
+    if strict and stats.undecodable:
+        raise typer.Exit(1)
+
+
+def _print_summary(stats, out: Path, show_errors: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"replay -> {out}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    table.add_row("input lines", f"{stats.lines:,}")
+    table.add_row("orders", f"{stats.orders:,}")
+    table.add_row("trades", f"{stats.trades:,}")
+    table.add_row("rejected", f"{stats.rejected:,}")
+    table.add_row("undecodable lines", f"{stats.undecodable:,}")
+    for topic, count in stats.messages.items():
+        table.add_row(f"{topic} messages", f"{count:,}")
+    table.add_row("seconds", f"{stats.seconds:.3f}")
+    table.add_row("orders/s", f"{stats.orders_per_second:,.0f}")
+    table.add_row("state hash", stats.state_hash[:16])
+    console = Console()
+    console.print(table)
+    for error in stats.errors[:show_errors]:
+        console.print(f"line {error.line}: {error.reason}", markup=False, highlight=False)
+    if stats.undecodable > show_errors:
+        console.print(f"... {stats.undecodable - show_errors:,} more undecodable lines")
+
+
+if __name__ == "__main__":
+    engine_app()

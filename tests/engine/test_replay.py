@@ -1,0 +1,187 @@
+"""The file replay and its CLI: JSONL in, four JSONL files out, bad lines reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from typer.testing import CliRunner
+
+from engine import replay as replay_module
+from engine.cli import engine_app
+from engine.config import EngineConfig
+from engine.events import TOPICS
+from engine.matching import Matcher
+from engine.replay import replay
+from orderbook_platform.contracts import encode
+from tests.engine.helpers import cancel, limit, market, modify
+
+pytestmark = pytest.mark.unit
+
+ORDERS = [
+    limit("b1", 100.0, 5, trader="T1"),
+    limit("a1", 100.5, -3, trader="T2"),
+    limit("a2", 100.25, -4, trader="T3", symbol="BBB"),
+    market("m1", 2, trader="T4"),
+    modify("b1", quantity=3),
+    cancel("a1"),
+    limit("x", 100.001, 1),  # rejected: off tick
+]
+
+
+def write_orders(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def expected_files(orders) -> dict[str, bytes]:
+    """What the core emits for the same orders, encoded line by line."""
+    out = dict.fromkeys(TOPICS, b"")
+    matcher = Matcher()
+    for order in orders:
+        for topic, _, message in matcher.process(order):
+            out[topic] += encode(message) + b"\n"
+    return out
+
+
+def test_replay_writes_each_topic_in_publication_order(tmp_path: Path) -> None:
+    source = write_orders(tmp_path / "orders.jsonl", [encode(o) for o in ORDERS])
+    stats = replay(source, tmp_path / "out")
+    for topic, content in expected_files(ORDERS).items():
+        assert (tmp_path / "out" / f"{topic}.jsonl").read_bytes() == content
+    assert (stats.lines, stats.orders, stats.undecodable, stats.rejected) == (7, 7, 0, 1)
+    assert stats.trades == 1  # m1 buys 2 from a1
+
+
+def test_undecodable_lines_are_counted_with_their_line_numbers_and_skipped(tmp_path: Path) -> None:
+    lines = [encode(ORDERS[0]), b"{not json", encode(ORDERS[1]), b"", b'{"order_type": "limit"}']
+    lines += [encode(o) for o in ORDERS[2:]]
+    source = write_orders(tmp_path / "orders.jsonl", lines)
+    stats = replay(source, tmp_path / "out")
+    assert stats.undecodable == 2
+    assert [e.line for e in stats.errors] == [2, 5]
+    assert "order_id" in stats.errors[1].reason
+    assert stats.orders == len(ORDERS)
+    for topic, content in expected_files(ORDERS).items():
+        assert (tmp_path / "out" / f"{topic}.jsonl").read_bytes() == content
+
+
+def test_line_numbers_stay_right_across_read_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay_module, "CHUNK_BYTES", 64)
+    lines = [encode(limit(f"o{i}", 100.0, 1)) for i in range(30)]
+    lines[22] = b"garbage"
+    stats = replay(write_orders(tmp_path / "orders.jsonl", lines), tmp_path / "out")
+    assert [e.line for e in stats.errors] == [23]
+    assert stats.orders == 29
+
+
+def test_replay_can_continue_from_a_given_matcher(tmp_path: Path) -> None:
+    matcher = Matcher()
+    matcher.process(ORDERS[0])
+    source = write_orders(tmp_path / "orders.jsonl", [encode(o) for o in ORDERS[1:]])
+    replay(source, tmp_path / "out", matcher=matcher)
+    straight = Matcher()
+    for order in ORDERS:
+        straight.process(order)
+    assert matcher.state_hash() == straight.state_hash()
+
+
+def test_replay_output_decodes_as_the_contract_messages(tmp_path: Path) -> None:
+    from orderbook_platform.contracts import (
+        decode_book,
+        decode_order_event,
+        decode_price,
+        decode_trade,
+    )
+
+    source = write_orders(tmp_path / "orders.jsonl", [encode(o) for o in ORDERS])
+    replay(source, tmp_path / "out", EngineConfig(depth=2))
+    decoders = {
+        "trades": decode_trade,
+        "prices": decode_price,
+        "book": decode_book,
+        "order_events": decode_order_event,
+    }
+    for topic, decode in decoders.items():
+        for line in (tmp_path / "out" / f"{topic}.jsonl").read_bytes().splitlines():
+            decode(line)
+
+
+# ---------------------------------------------------------------------- CLI
+
+runner = CliRunner()
+
+
+def test_cli_replay_prints_a_summary_and_writes_the_files(tmp_path: Path) -> None:
+    lines = [encode(o) for o in ORDERS] + [b"oops"]
+    source = write_orders(tmp_path / "orders.jsonl", lines)
+    result = runner.invoke(engine_app, ["replay", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for label in ("orders", "trades", "rejected", "undecodable lines", "orders/s"):
+        assert label in result.output
+    assert "line 8:" in result.output
+    assert all((tmp_path / "out" / f"{t}.jsonl").exists() for t in TOPICS)
+
+
+def test_cli_strict_mode_fails_on_undecodable_lines(tmp_path: Path) -> None:
+    source = write_orders(tmp_path / "orders.jsonl", [b"oops"])
+    result = runner.invoke(
+        engine_app, ["replay", str(source), "--out", str(tmp_path / "out"), "--strict"]
+    )
+    assert result.exit_code == 1
+
+
+def test_cli_options_reach_the_engine_configuration(tmp_path: Path) -> None:
+    lines = [
+        encode(limit("a", 100.25, 1, symbol="AAA")),
+        encode(limit("b", 100.0, 1, symbol="ZZZ")),
+    ]
+    source = write_orders(tmp_path / "orders.jsonl", lines)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        engine_app,
+        ["replay", str(source), "--out", str(out), "--tick", "AAA=0.5", "--symbols", "AAA", "--depth", "0"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    events = [
+        msgspec.json.decode(line) for line in (out / "order_events.jsonl").read_bytes().splitlines()
+    ]
+    assert [e["reason"] for e in events] == ["off_tick_price", "unknown_symbol"]
+    assert (out / "book.jsonl").read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["replay", "missing.jsonl", "--out", "OUT"], "orders file not found"),
+        (["replay", "SOURCE"], "--out DIR is required"),
+        (["replay", "SOURCE", "--out", "OUT", "--tick-size", "abc"], "tick size is not a number"),
+        (["replay", "SOURCE", "--out", "OUT", "--tick", "AAA"], "--tick expects SYMBOL=SIZE"),
+        (["replay", "SOURCE", "--out", "OUT", "--depth", "-1"], "depth must be >= 0"),
+        (["replay", "SOURCE", "--out", "SOURCE"], "--out is not a directory"),
+        (["replay", "TMP", "--out", "OUT"], "not a file"),
+    ],
+)
+def test_cli_bad_arguments_give_one_line_error_and_nonzero_exit(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    source = write_orders(tmp_path / "orders.jsonl", [encode(ORDERS[0])])
+    substitutions = {"SOURCE": str(source), "OUT": str(tmp_path / "out"), "TMP": str(tmp_path)}
+    result = runner.invoke(engine_app, [substitutions.get(a, a) for a in args])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {result.output.strip()[7:]}"]
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_importing_the_cli_has_no_side_effects() -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("engine.cli", None)
+    module = importlib.import_module("engine.cli")
+    assert module.engine_app.info.name == "engine"
+    assert [c.name for c in module.engine_app.registered_commands] == ["replay"]
