@@ -13,6 +13,7 @@ from rich.table import Table
 # typer >= 0.25 vendors its own click; its exceptions live here, not in `click`.
 from typer._click import exceptions as click_errors
 
+from engine.cli import engine_app
 from orderbook_platform.cli.common import (
     ConfigOption,
     console,
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
+app.add_typer(engine_app, name="engine")
 
 
 @app.callback()
