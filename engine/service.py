@@ -1,0 +1,667 @@
+"""`orderbook engine run`: the matcher as an exactly-once Kafka consume-transform-produce loop.
+
+One iteration is one Kafka transaction:
+
+    poll orders (batch) -> begin -> per order: decode, match, produce events to the
+    order's partition of trades/prices/book/order_events (or a DeadLetter to orders.dlq)
+    -> [snapshot round] -> send_offsets_to_transaction -> commit
+
+so a batch's outputs, its consumer offsets and any snapshot covering it become visible
+to read_committed readers together or not at all. Details and the reasons behind them
+are in docs/engine-service.md; the invariants the code relies on:
+
+- Every partition of `orders` has its own `Matcher`, so rebuilding, evicting or handing
+  over one partition never touches another's books, and the offline reference ("replay
+  each partition's orders in offset order") is literally what runs here.
+- The book is not transactional. After any failed or aborted transaction every owned
+  partition is rebuilt from its snapshot and a silent replay (engine.recovery) and the
+  consumer is rewound to the committed offsets; no batch ever runs on a book that
+  applied an aborted batch.
+- No transaction is open while `poll()` runs, so rebalance callbacks (which evict or
+  rebuild partitions) never race a transaction.
+- Outputs go to the input's partition number, so per-symbol order is preserved.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import signal
+import threading
+import time
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+
+import msgspec
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from engine.config import EngineConfig
+from engine.events import ORDER_EVENTS, TOPICS
+from engine.matching import Matcher
+from engine.recovery import (
+    SNAPSHOT_RECORD_VERSION,
+    SnapshotRecord,
+    committed_offset,
+    encode_snapshot,
+    recover_partition,
+    snapshot_key,
+)
+from engine.service_config import DLQ, ORDERS, SNAPSHOTS, ServiceConfig
+from engine.telemetry import (
+    FAILED,
+    RECOVERING,
+    RUNNING,
+    STOPPING,
+    Health,
+    Metrics,
+    TelemetryServer,
+)
+from orderbook_platform.config import Settings
+from orderbook_platform.contracts import ContractError, DeadLetter, decode_order, encode
+from orderbook_platform.errors import PlatformError
+from orderbook_platform.kafka.clients import consumer as make_consumer
+from orderbook_platform.kafka.clients import producer as make_producer
+
+_log = logging.getLogger("orderbook.engine.service")
+
+# The topic-level max.message.bytes of engine.snapshots (topics.py); a record above it
+# would fail the whole transaction, so such a record is skipped (and logged) instead.
+SNAPSHOT_MAX_BYTES = 16 * 1024 * 1024
+# Brokers reject record timestamps too far in the future (Kafka 4 defaults
+# log.message.timestamp.after.max.ms to one hour). An order claiming a time beyond this
+# past its own record's timestamp gets the record's timestamp instead, so a bad clock
+# upstream cannot make every transaction fail.
+FUTURE_TOLERANCE_MS = 30 * 60 * 1000
+_COMMIT_ATTEMPTS = 5
+
+
+class EngineStopped(PlatformError):
+    """The service cannot go on (fenced, or a fatal Kafka error); exits non-zero."""
+
+
+@dataclass(slots=True)
+class PartitionState:
+    """What the service holds for one owned partition of `orders`."""
+
+    matcher: Matcher
+    next_offset: int  # the next orders offset to apply; committed with each transaction
+    since_snapshot: int = 0  # orders applied (incl. replayed) since its last snapshot round
+
+
+@dataclass
+class ServiceStats:
+    orders: int = 0
+    dlq: int = 0
+    committed: int = 0
+    aborted: int = 0
+    recoveries: int = 0
+    events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOPICS, 0))
+
+
+class EngineService:
+    def __init__(
+        self,
+        settings: Settings,
+        config: ServiceConfig,
+        engine_config: EngineConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.engine_config = engine_config or EngineConfig(default_symbol=settings.default_symbol)
+        self.metrics = Metrics()
+        self.health = Health(config.instance_id, config.group)
+        self.stats = ServiceStats()
+        self.metrics_port: int | None = None
+        self._partitions: dict[int, PartitionState] = {}
+        self._stop = threading.Event()
+        self._keys: dict[str, bytes] = {}
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+        self._reader: Consumer | None = None
+        self._last_snapshot = time.monotonic()
+        self._since_snapshot = 0
+        self._last_activity = time.monotonic()  # input or (re)assignment, for max_idle
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch, snapshot, commit and leave."""
+        self._stop.set()
+
+    def run(self) -> ServiceStats:
+        """Run until stopped (signal, `stop()`, or --max-idle-seconds); raise on fatal errors."""
+        server = TelemetryServer(
+            self.metrics, self.health, self.config.metrics_host, self.config.metrics_port
+        ).start()
+        self.metrics_port = server.port
+        _log.info(
+            "engine starting",
+            extra={
+                "instance_id": self.config.instance_id,
+                "group": self.config.group,
+                "transactional_id": self.config.transactional_id,
+                "bootstrap_servers": self.settings.kafka.bootstrap_servers,
+                "batch_size": self.config.batch_size,
+                "snapshot_every": self.config.snapshot_every,
+                "snapshot_seconds": self.config.snapshot_seconds,
+                "metrics_port": server.port,
+                "metrics_url": f"http://{self.config.metrics_host}:{server.port}/metrics",
+            },
+        )
+        try:
+            self._connect()
+            self._loop()
+            self._shutdown()
+            return self.stats
+        except BaseException:
+            self.health.state = FAILED
+            raise
+        finally:
+            self._close()
+            server.stop()
+
+    def _connect(self) -> None:
+        config = self.config
+        kafka = self.settings.kafka
+        self._producer = make_producer(
+            kafka,
+            **{
+                "transactional.id": config.transactional_id,
+                "transaction.timeout.ms": config.transaction_timeout_ms,
+                "client.id": f"{config.transactional_id}-producer",
+                # Snapshot records can be several MB; the topic allows 16 MiB.
+                "message.max.bytes": SNAPSHOT_MAX_BYTES + 64 * 1024,
+                "linger.ms": 2,
+                # A batch's events are queued until commit flushes them; never block there.
+                "queue.buffering.max.messages": 2_000_000,
+            },
+        )
+        self._check_topics()
+        self._init_transactions()
+        self._reader = make_consumer(
+            kafka,
+            f"{config.group}-recovery",  # never subscribes, never commits
+            **{
+                "enable.partition.eof": True,
+                # The end of a partition is seen when a fetch comes back empty; the
+                # broker holds an empty fetch this long, so keep it short.
+                "fetch.wait.max.ms": 10,
+                "client.id": f"{config.transactional_id}-recovery",
+            },
+        )
+        self._consumer = make_consumer(
+            kafka,
+            config.group,
+            **{
+                "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": config.session_timeout_ms,
+                "heartbeat.interval.ms": max(250, config.session_timeout_ms // 4),
+                # Group requests share the broker connection with fetches; a shorter
+                # long-poll keeps offset fetches during recovery from queueing behind one.
+                "fetch.wait.max.ms": 100,
+                "client.id": f"{config.transactional_id}-consumer",
+            },
+        )
+        self._consumer.subscribe(
+            [ORDERS], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+
+    def _check_topics(self) -> None:
+        metadata = self._producer.list_topics(timeout=30).topics
+        expected = [ORDERS, *TOPICS, DLQ, SNAPSHOTS]
+        missing = [t for t in expected if t not in metadata or metadata[t].error is not None]
+        if missing:
+            raise PlatformError(
+                f"topic(s) {', '.join(missing)} missing on {self.settings.kafka.bootstrap_servers}:"
+                " run `orderbook topics apply`"
+            )
+        partitions = len(metadata[ORDERS].partitions)
+        mismatched = [
+            f"{t} has {len(metadata[t].partitions)}"
+            for t in (*TOPICS, SNAPSHOTS)
+            if len(metadata[t].partitions) != partitions
+        ]
+        if mismatched:
+            raise PlatformError(
+                f"outputs must have as many partitions as {ORDERS} ({partitions}): "
+                + ", ".join(mismatched)
+            )
+
+    def _init_transactions(self) -> None:
+        """Fence any earlier incarnation of this instance and abort its open transaction."""
+        for _ in range(10):
+            try:
+                self._producer.init_transactions(60)
+                return
+            except KafkaException as exc:
+                error = exc.args[0]
+                if not error.retriable():
+                    raise self._fatal("init_transactions failed", error) from None
+                _log.warning("init_transactions will be retried", extra={"error": error.str()})
+        raise EngineStopped("init_transactions kept timing out; is the broker reachable?")
+
+    def _loop(self) -> None:
+        max_idle = self.config.max_idle_seconds
+        self._last_activity = last_progress_log = time.monotonic()
+        while not self._stop.is_set():
+            messages = self._poll_batch()
+            now = time.monotonic()
+            if messages:
+                self._last_activity = now
+                self._transaction(messages)
+            elif self._snapshot_due(now):
+                self._transaction([])
+            elif max_idle is not None and now - self._last_activity >= max_idle:
+                idle = round(now - self._last_activity, 1)
+                _log.info("idle, stopping", extra={"idle_seconds": idle})
+                break
+            if now - last_progress_log >= 10:
+                last_progress_log = now
+                self._log_progress()
+
+    def _poll_batch(self) -> list[Message]:
+        """Block until one message is ready, then take what else is ready, up to a batch.
+
+        Unlike `consume(n, timeout)`, this never waits for a full batch under light
+        load, which would add up to `timeout` to every order's latency.
+        """
+        first = self._consumer.poll(self.config.poll_timeout_s)
+        if first is None:
+            return []
+        if self.config.batch_size == 1:
+            return [first]
+        return [first, *self._consumer.consume(self.config.batch_size - 1, 0)]
+
+    def _shutdown(self) -> None:
+        """Graceful stop: a last snapshot round and commit, then leave the group."""
+        self.health.state = STOPPING
+        if any(state.since_snapshot for state in self._partitions.values()):
+            self._transaction([], force_snapshot=True)
+        _log.info("engine stopped", extra=self._totals())
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()  # leaves the group: the survivors rebalance at once
+            except (KafkaException, RuntimeError) as exc:
+                _log.warning("consumer close failed", extra={"error": str(exc)})
+        if self._reader is not None:
+            self._reader.close()
+        if self._producer is not None:
+            self._producer.flush(10)
+
+    # ------------------------------------------------------------------ transactions
+
+    def _transaction(self, messages: list[Message], force_snapshot: bool = False) -> None:
+        """Apply `messages` and, if due, a snapshot round, in one committed transaction."""
+        producer = self._producer
+        started = time.perf_counter()
+        producer.begin_transaction()
+        try:
+            applied = self._apply(messages) if messages else (0, 0, {}, Tally())
+            if force_snapshot or self._snapshot_due(time.monotonic()):
+                self._write_snapshot_round()
+            self._send_offsets()
+            self._commit()
+        except KafkaException as exc:
+            self._abort(exc)
+            return
+        orders, dlq, events, rejects = applied
+        seconds = time.perf_counter() - started
+        self._account(len(messages), orders, dlq, events, rejects, seconds)
+
+    def _send_offsets(self) -> None:
+        offsets = [
+            TopicPartition(ORDERS, p, state.next_offset) for p, state in self._partitions.items()
+        ]
+        if offsets:
+            self._producer.send_offsets_to_transaction(
+                offsets, self._consumer.consumer_group_metadata(), 30
+            )
+
+    def _commit(self) -> None:
+        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+            try:
+                self._producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                error = exc.args[0]
+                if (
+                    error.retriable()
+                    and not error.txn_requires_abort()
+                    and attempt < _COMMIT_ATTEMPTS
+                ):
+                    _log.warning("commit will be retried", extra={"error": error.str()})
+                    continue
+                raise
+
+    def _abort(self, exc: Exception) -> None:
+        error = exc.args[0] if isinstance(exc, KafkaException) else None
+        if isinstance(error, KafkaError) and error.fatal():
+            raise self._fatal("transaction failed", error) from None
+        _log.warning(
+            "transaction aborted; rebuilding every owned partition",
+            extra={"error": error.str() if isinstance(error, KafkaError) else str(exc)},
+        )
+        for _ in range(_COMMIT_ATTEMPTS):
+            try:
+                self._producer.abort_transaction(30)
+                break
+            except KafkaException as abort_exc:
+                abort_error = abort_exc.args[0]
+                if abort_error.fatal() or not abort_error.retriable():
+                    raise self._fatal("abort_transaction failed", abort_error) from None
+        self.stats.aborted += 1
+        self.metrics.transactions.labels("aborted").inc()
+        self._recover_owned()
+
+    def _fatal(self, what: str, error: KafkaError) -> EngineStopped:
+        fenced = error.code() in (
+            KafkaError._FENCED,
+            KafkaError.PRODUCER_FENCED,
+            KafkaError.INVALID_PRODUCER_EPOCH,
+            KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        )
+        reason = (
+            f"fenced: another process took over transactional.id {self.config.transactional_id!r}"
+            if fenced
+            else f"{what}: {error.str()}"
+        )
+        _log.error(
+            "engine stopping on a fatal error", extra={"reason": reason, "code": error.name()}
+        )
+        self.health.state = FAILED
+        return EngineStopped(reason)
+
+    # ------------------------------------------------------------------ the hot path
+
+    def _apply(self, messages: list[Message]) -> tuple[int, int, dict[str, int], Tally]:
+        """Match a batch and queue its outputs; returns (orders, dlq, events, rejects).
+
+        The per-order cost here is the service's throughput, so names are bound to
+        locals and counting is done in plain dicts, flushed to Prometheus per batch.
+        """
+        produce = self._producer.produce
+        partitions = self._partitions
+        keys = self._keys
+        encode_message = encode
+        decode = decode_order
+        events = dict.fromkeys(TOPICS, 0)
+        rejects: Tally = Tally()
+        orders = dlq = 0
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise self._fatal("consumer failed", error)
+                _log.warning("consumer error", extra={"error": error.str()})
+                continue
+            partition = message.partition()
+            state = partitions.get(partition)
+            offset = message.offset()
+            # A message fetched before its partition was revoked, or before a rewind.
+            if state is None or offset < state.next_offset:
+                continue
+            state.next_offset = offset + 1
+            state.since_snapshot += 1
+            value = message.value()
+            record_ms = message.timestamp()[1]
+            if record_ms <= 0:
+                record_ms = time.time_ns() // 1_000_000
+            try:
+                if value is None:
+                    raise ContractError("Order", "null value (tombstone)")
+                order = decode(value)
+            except ContractError as exc:
+                self._dead_letter(message, exc.reason, record_ms)
+                dlq += 1
+                continue
+            try:
+                outputs = state.matcher.process(order)
+            except Exception as exc:  # a core bug must not stop the exchange
+                _log.exception("matcher raised", extra={"partition": partition, "offset": offset})
+                self._dead_letter(message, f"engine error: {type(exc).__name__}: {exc}", record_ms)
+                dlq += 1
+                continue
+            orders += 1
+            event_ms = order.time // 1_000_000
+            if event_ms <= 0 or event_ms > record_ms + FUTURE_TOLERANCE_MS:
+                event_ms = record_ms
+            for topic, key, output in outputs:
+                key_bytes = keys.get(key)
+                if key_bytes is None:
+                    key_bytes = keys[key] = key.encode()
+                payload = encode_message(output)
+                try:
+                    produce(topic, payload, key_bytes, partition, timestamp=event_ms)
+                except BufferError:
+                    self._produce_when_room(topic, payload, key_bytes, partition, event_ms)
+                events[topic] += 1
+                if topic == ORDER_EVENTS and output.event == "rejected":
+                    rejects[output.reason] += 1
+        self._since_snapshot += orders + dlq
+        return orders, dlq, events, rejects
+
+    def _produce_when_room(
+        self, topic: str, value: bytes, key: bytes | None, partition: int, timestamp: int
+    ) -> None:
+        while True:
+            self._producer.poll(0.05)
+            try:
+                self._producer.produce(topic, value, key, partition, timestamp=timestamp)
+                return
+            except BufferError:
+                continue
+
+    def _dead_letter(self, message: Message, reason: str, record_ms: int) -> None:
+        value = message.value()
+        key = message.key()
+        letter = DeadLetter(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            error=reason,
+            value_base64=base64.b64encode(value or b"").decode(),
+            key_base64=None if key is None else base64.b64encode(key).decode(),
+            timestamp_ms=record_ms,
+        )
+        payload = encode(letter)
+        try:
+            self._producer.produce(DLQ, payload, key, 0, timestamp=record_ms)
+        except BufferError:
+            self._produce_when_room(DLQ, payload, key, 0, record_ms)
+
+    def _account(
+        self,
+        inputs: int,
+        orders: int,
+        dlq: int,
+        events: dict[str, int],
+        rejects: Tally,
+        seconds: float,
+    ) -> None:
+        metrics, stats = self.metrics, self.stats
+        stats.orders += orders
+        stats.dlq += dlq
+        stats.committed += 1
+        metrics.orders.inc(orders)
+        if dlq:
+            metrics.dlq.inc(dlq)
+        for topic, count in events.items():
+            if count:
+                stats.events[topic] += count
+                metrics.events.labels(topic).inc(count)
+        for reason, count in rejects.items():
+            metrics.rejects.labels(reason).inc(count)
+        metrics.transactions.labels("committed").inc()
+        if inputs:
+            metrics.batch_size.observe(inputs)
+            metrics.batch_seconds.observe(seconds)
+        metrics.last_commit.set(time.time())
+        self.health.last_commit = time.monotonic()
+        self.health.orders = stats.orders
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _snapshot_due(self, now: float) -> bool:
+        if self._since_snapshot >= self.config.snapshot_every:
+            return True
+        return now - self._last_snapshot >= self.config.snapshot_seconds and any(
+            state.since_snapshot for state in self._partitions.values()
+        )
+
+    def _write_snapshot_round(self) -> None:
+        """One record per symbol of every partition that changed, all at its next offset."""
+        group, instance_id = self.config.group, self.config.instance_id
+        records = total = largest = 0
+        for partition, state in self._partitions.items():
+            if not state.since_snapshot:
+                continue
+            matcher = state.matcher
+            for symbol in matcher.symbols():
+                value = encode_snapshot(
+                    SnapshotRecord(
+                        SNAPSHOT_RECORD_VERSION,
+                        group,
+                        symbol,
+                        partition,
+                        state.next_offset,
+                        msgspec.Raw(matcher.snapshot_symbol(symbol)),
+                        instance_id,
+                    )
+                )
+                if len(value) > SNAPSHOT_MAX_BYTES:
+                    # Recovery then starts from this symbol's older record: slower, still exact.
+                    _log.error(
+                        "snapshot record too large, skipped",
+                        extra={"symbol": symbol, "partition": partition, "bytes": len(value)},
+                    )
+                    continue
+                try:
+                    self._producer.produce(SNAPSHOTS, value, snapshot_key(group, symbol), partition)
+                except BufferError:
+                    self._produce_when_room(
+                        SNAPSHOTS, value, snapshot_key(group, symbol), partition, 0
+                    )
+                records += 1
+                total += len(value)
+                largest = max(largest, len(value))
+            state.since_snapshot = 0
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+        if records:
+            self.metrics.snapshots.inc(records)
+            self.metrics.snapshot_bytes.set(total)
+            self.metrics.snapshot_largest.set(largest)
+            _log.info(
+                "snapshot round",
+                extra={
+                    "records": records,
+                    "bytes": total,
+                    "largest_record_bytes": largest,
+                    "offsets": {p: s.next_offset for p, s in self._partitions.items()},
+                },
+            )
+
+    # ------------------------------------------------------------------ ownership
+
+    def _recover(self, partition: int) -> PartitionState:
+        """Rebuild one partition's books to the group's committed offset."""
+        timeout_s = self.config.transaction_timeout_ms / 1000 + 30
+        committed = committed_offset(self._consumer, partition, 10, timeout_s)
+        recovered = recover_partition(
+            self._reader, self.config.group, partition, committed, self.engine_config,
+            stall_timeout_s=timeout_s,
+        )  # fmt: skip
+        self.stats.recoveries += 1
+        self.metrics.recoveries.inc()
+        self.metrics.replayed.inc(recovered.replayed)
+        _log.info(
+            "partition recovered",
+            extra={
+                "partition": partition,
+                "committed": committed,
+                "resume_at": recovered.resume_at,
+                "snapshot_symbols": recovered.snapshot_symbols,
+                "snapshot_offset": recovered.snapshot_offset,
+                "replayed": recovered.replayed,
+                "seconds": round(recovered.seconds, 3),
+            },
+        )
+        return PartitionState(recovered.matcher, recovered.resume_at, recovered.replayed)
+
+    def _recover_owned(self) -> None:
+        """After an abort: rebuild every owned partition and rewind the consumer to it."""
+        self.health.state = RECOVERING
+        for partition in sorted(self._partitions):
+            state = self._recover(partition)
+            self._partitions[partition] = state
+            self._consumer.seek(TopicPartition(ORDERS, partition, state.next_offset))
+        self._since_snapshot = sum(s.since_snapshot for s in self._partitions.values())
+        self.health.state = RUNNING
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.health.state = RECOVERING
+        assigned = []
+        for tp in partitions:
+            state = self._recover(tp.partition)
+            self._partitions[tp.partition] = state
+            assigned.append(TopicPartition(ORDERS, tp.partition, state.next_offset))
+        consumer.incremental_assign(assigned)
+        self._publish_assignment("partitions assigned", [tp.partition for tp in partitions])
+        self.health.state = STOPPING if self._stop.is_set() else RUNNING
+        self._last_activity = time.monotonic()  # recovery time is not idle time
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # No transaction is open here (poll runs between transactions), so dropping the
+        # books is all there is to do; the next owner rebuilds them from committed state.
+        for tp in partitions:
+            self._partitions.pop(tp.partition, None)
+        consumer.incremental_unassign(partitions)
+        self._publish_assignment("partitions revoked", [tp.partition for tp in partitions])
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._partitions.pop(tp.partition, None)
+        consumer.incremental_unassign(partitions)
+        self._publish_assignment("partitions lost", [tp.partition for tp in partitions])
+
+    def _publish_assignment(self, what: str, changed: list[int]) -> None:
+        owned = sorted(self._partitions)
+        self.health.assigned = owned
+        self.metrics.assigned.set(len(owned))
+        _log.info(what, extra={"changed": changed, "owned": owned})
+
+    # ------------------------------------------------------------------ reporting
+
+    def _totals(self) -> dict[str, object]:
+        stats = self.stats
+        return {
+            "orders": stats.orders,
+            "dlq": stats.dlq,
+            "transactions_committed": stats.committed,
+            "transactions_aborted": stats.aborted,
+            "recoveries": stats.recoveries,
+            "events": dict(stats.events),
+        }
+
+    def _log_progress(self) -> None:
+        _log.info("progress", extra={**self._totals(), "owned": sorted(self._partitions)})
+
+
+def run_service(
+    settings: Settings, config: ServiceConfig, engine_config: EngineConfig | None = None
+) -> ServiceStats:
+    """Run the service in this process until SIGTERM/SIGINT (graceful) or idle timeout."""
+    service = EngineService(settings, config, engine_config)
+
+    def _graceful(signum: int, _frame: object) -> None:
+        _log.info("signal received, finishing the current batch", extra={"signal": signum})
+        service.stop()
+
+    previous = {sig: signal.signal(sig, _graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return service.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

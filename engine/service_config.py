@@ -1,0 +1,85 @@
+"""What the Kafka service needs to know beyond the matcher: identity, batching, snapshots.
+
+Kept apart from `engine.config` (the pure core's configuration) because none of this
+changes how orders match; it changes only how the service talks to Kafka.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from orderbook_platform.errors import PlatformError
+
+ORDERS = "orders"
+DLQ = "orders.dlq"
+SNAPSHOTS = "engine.snapshots"
+DEFAULT_GROUP = "orderbook-engine"
+
+# transactional.id and group.instance.id are built from these; Kafka allows only this set.
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+class ServiceConfigError(PlatformError):
+    """A bad service option; the CLI prints it as one line."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Options of `orderbook engine run`.
+
+    - `instance_id`: stable per replica; the producer's `transactional.id` is
+      `<group>-<instance_id>` (`orderbook-engine-0` by default), so a restarted replica
+      fences its dead predecessor and aborts whatever transaction it left open. The group
+      is part of it so that replica 0 of one deployment never fences replica 0 of another.
+    - `group`: the consumer group; replicas in one group split the partitions of `orders`.
+      Snapshots are keyed by group too, so two deployments never clobber each other's.
+    - `batch_size`: most orders per transaction.
+    - `snapshot_every` / `snapshot_seconds`: write a snapshot round once this many orders
+      or seconds have passed since the last one (whichever comes first).
+    - `metrics_port`: HTTP port of /metrics and /healthz; 0 picks a free one (logged).
+    - `max_idle_seconds`: exit 0 after this long without input (None: run until signalled).
+    - `session_timeout_ms`: how long a dead replica keeps its partitions.
+    - `transaction_timeout_ms`: how long the broker keeps a dead replica's open
+      transaction (and with it the last stable offset of its outputs) before aborting it.
+    """
+
+    instance_id: str = "0"
+    group: str = DEFAULT_GROUP
+    batch_size: int = 2000
+    snapshot_every: int = 50_000
+    snapshot_seconds: float = 60.0
+    metrics_port: int = 9464
+    metrics_host: str = "127.0.0.1"
+    max_idle_seconds: float | None = None
+    session_timeout_ms: int = 10_000
+    transaction_timeout_ms: int = 20_000
+    poll_timeout_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not _ID_PATTERN.match(self.instance_id):
+            raise ServiceConfigError(
+                f"--instance-id must be 1-200 characters of [A-Za-z0-9._-], got {self.instance_id!r}"
+            )
+        if not _ID_PATTERN.match(self.group):
+            raise ServiceConfigError(
+                f"--group must be 1-200 characters of [A-Za-z0-9._-], got {self.group!r}"
+            )
+        if self.batch_size < 1:
+            raise ServiceConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.snapshot_every < 1:
+            raise ServiceConfigError(f"--snapshot-every must be >= 1, got {self.snapshot_every}")
+        if self.snapshot_seconds <= 0:
+            raise ServiceConfigError(f"--snapshot-seconds must be > 0, got {self.snapshot_seconds}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ServiceConfigError(f"--metrics-port must be 0..65535, got {self.metrics_port}")
+        if self.max_idle_seconds is not None and self.max_idle_seconds <= 0:
+            raise ServiceConfigError(f"--max-idle-seconds must be > 0, got {self.max_idle_seconds}")
+        if self.session_timeout_ms < 1000:
+            raise ServiceConfigError("session timeout must be >= 1000 ms")
+        if self.transaction_timeout_ms < 1000:
+            raise ServiceConfigError("transaction timeout must be >= 1000 ms")
+
+    @property
+    def transactional_id(self) -> str:
+        return f"{self.group}-{self.instance_id}"

@@ -1,0 +1,217 @@
+"""The engine service's observability: Prometheus metrics, health over HTTP, JSON logs.
+
+- `/metrics`: Prometheus text format from the service's own registry (not the process
+  global one, so two services in one test process never collide).
+- `/healthz`: JSON `{state, instance_id, group, assigned_partitions, last_commit_age_s,
+  ...}`; 200 while the process is healthy (starting, recovering, running), 503 once it
+  is stopping or failed. `/readyz` answers 200 only while running.
+- Logs: one JSON object per line on stderr, `{"ts", "level", "logger", "event", ...fields}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+STARTING = "starting"
+RECOVERING = "recovering"
+RUNNING = "running"
+STOPPING = "stopping"
+FAILED = "failed"
+_HEALTHY = (STARTING, RECOVERING, RUNNING)
+
+_BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
+_LATENCIES = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """Every metric the service exports, on a private registry."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        ns = "orderbook_engine"
+        self.orders = Counter(
+            "orders", "Orders consumed and applied (valid or rejected).", namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.events = Counter(
+            "events", "Messages produced, by output topic.", ["topic"], namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.dlq = Counter(
+            "dlq", "Undecodable inputs sent to the dead-letter topic.", namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.rejects = Counter(
+            "rejects", "Orders rejected by validation, by reason.", ["reason"], namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.transactions = Counter(
+            "transactions", "Transactions by outcome (committed, aborted).", ["outcome"],
+            namespace=ns, registry=registry,
+        )  # fmt: skip
+        self.recoveries = Counter(
+            "recoveries", "Partition rebuilds from snapshot + replay.", namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.replayed = Counter(
+            "replayed_orders", "Orders re-applied during recoveries (outputs discarded).",
+            namespace=ns, registry=registry,
+        )  # fmt: skip
+        self.snapshots = Counter(
+            "snapshot_records", "Per-symbol snapshot records written.", namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.snapshot_bytes = Gauge(
+            "snapshot_round_bytes", "Total value bytes of the latest snapshot round.",
+            namespace=ns, registry=registry,
+        )  # fmt: skip
+        self.snapshot_largest = Gauge(
+            "snapshot_largest_record_bytes", "Largest record of the latest snapshot round.",
+            namespace=ns, registry=registry,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "batch_size", "Input messages per transaction.", namespace=ns,
+            buckets=_BATCH_SIZES, registry=registry,
+        )  # fmt: skip
+        self.batch_seconds = Histogram(
+            "batch_seconds", "Wall time of one transaction, process to commit.",
+            namespace=ns, buckets=_LATENCIES, registry=registry,
+        )  # fmt: skip
+        self.assigned = Gauge(
+            "assigned_partitions", "Partitions of `orders` this replica owns.", namespace=ns,
+            registry=registry,
+        )  # fmt: skip
+        self.last_commit = Gauge(
+            "last_commit_timestamp_seconds", "Unix time of the last committed transaction.",
+            namespace=ns, registry=registry,
+        )  # fmt: skip
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Health:
+    """The service's state as /healthz reports it; written by the service thread only."""
+
+    def __init__(self, instance_id: str, group: str) -> None:
+        self.instance_id = instance_id
+        self.group = group
+        self.state = STARTING
+        self.assigned: list[int] = []
+        self.last_commit: float | None = None  # time.monotonic() of the last commit
+        self.orders = 0
+
+    def report(self) -> dict[str, Any]:
+        last = self.last_commit
+        return {
+            "state": self.state,
+            "instance_id": self.instance_id,
+            "group": self.group,
+            "assigned_partitions": list(self.assigned),
+            "last_commit_age_s": None if last is None else round(time.monotonic() - last, 3),
+            "orders": self.orders,
+        }
+
+    @property
+    def healthy(self) -> bool:
+        return self.state in _HEALTHY
+
+
+class TelemetryServer:
+    """/metrics, /healthz and /readyz on a daemon thread."""
+
+    def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
+        handler = _handler_for(metrics, health)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="telemetry", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> TelemetryServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(metrics: Metrics, health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
+            elif path in ("/healthz", "/readyz"):
+                report = health.report()
+                ok = health.healthy if path == "/healthz" else report["state"] == RUNNING
+                self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
+            else:
+                self._send(404, b'{"error": "not found"}', "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # scrapes every few seconds would drown the service's own log
+
+    return Handler
+
+
+# --------------------------------------------------------------------------- logging
+
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; `extra={...}` keys become top-level fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Route every logger (librdkafka's included) to JSON lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
