@@ -131,5 +131,72 @@ def _print_summary(stats, out: Path, show_errors: int) -> None:
         console.print(f"... {stats.undecodable - show_errors:,} more undecodable lines")
 
 
+# --- The Kafka service and its demo helpers (engine/service.py, engine/feeder.py). Thin:
+# options here, the work in engine.service_cli, imported lazily (Kafka stays unimported).
+
+
+@engine_app.command("run")
+def run_command(
+    ctx: typer.Context,
+    instance_id: Annotated[
+        str, typer.Option(help="Stable replica id; transactional.id is <group>-<id>.")
+    ] = "0",
+    group: Annotated[str, typer.Option(help="Consumer group of the engine replicas.")] = (
+        "orderbook-engine"
+    ),
+    batch_size: Annotated[int, typer.Option(help="Most orders per transaction.")] = 2000,
+    snapshot_every: Annotated[
+        int, typer.Option(help="Snapshot the books after this many orders.")
+    ] = 50_000,
+    snapshot_seconds: Annotated[
+        float, typer.Option(help="... or after this many seconds with new orders.")
+    ] = 60.0,
+    metrics_port: Annotated[
+        int, typer.Option(help="Port of /metrics and /healthz; 0 picks a free one (logged).")
+    ] = 9464,
+    max_idle_seconds: Annotated[
+        float | None, typer.Option(help="Exit 0 after this many seconds without input.")
+    ] = None,
+    session_timeout_ms: Annotated[
+        int, typer.Option(help="How long a dead replica keeps its partitions.")
+    ] = 10_000,
+) -> None:
+    """Run the engine on Kafka: exactly-once transactions, snapshots, /metrics, /healthz."""
+    from engine import service_cli
+
+    service_cli.run(
+        ctx, instance_id=instance_id, group=group, batch_size=batch_size,
+        snapshot_every=snapshot_every, snapshot_seconds=snapshot_seconds,
+        metrics_port=metrics_port, max_idle_seconds=max_idle_seconds,
+        session_timeout_ms=session_timeout_ms,
+    )  # fmt: skip
+
+
+@engine_app.command("feed")
+def feed_command(
+    ctx: typer.Context,
+    orders: Annotated[int, typer.Option(min=0, help="Orders to produce.")] = 10_000,
+    rate: Annotated[float, typer.Option(min=0, help="Orders per second; 0 = unpaced.")] = 1000.0,
+    seed: Annotated[int, typer.Option(help="Seed of the deterministic stream.")] = 7,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols.")] = None,
+) -> None:
+    """Produce a deterministic stream of realistic orders to `orders`."""
+    from engine import service_cli
+
+    service_cli.feed(ctx, orders=orders, rate=rate, seed=seed, symbols=symbols)
+
+
+@engine_app.command("top")
+def top_command(
+    ctx: typer.Context,
+    seconds: Annotated[float, typer.Option(min=0, help="How long to watch.")] = 30.0,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols.")] = None,
+) -> None:
+    """Show the live top of book per symbol from `prices`."""
+    from engine import service_cli
+
+    service_cli.top(ctx, seconds=seconds, symbols=symbols)
+
+
 if __name__ == "__main__":
     engine_app()
