@@ -236,8 +236,11 @@ class OrderBook:
                     side.dirty = True
         self.orders[order.order_id] = order
 
-    def remove(self, order: RestingOrder) -> None:
-        """Take a resting order off the book (cancel, or a modify that moves it)."""
+    def remove(self, order: RestingOrder) -> float:
+        """Take a resting order off the book (cancel, or a modify that moves it).
+
+        Returns the decimal price of the level it left, for the output message.
+        """
         side = self.bids if order.is_buy else self.asks
         key = side.sign * order.price
         level = side.levels[key]
@@ -247,10 +250,20 @@ class OrderBook:
         del self.orders[order.order_id]
         if level.count == 0:
             side.remove_level(key)
-            return
-        side.level_changed(key, level)
+            return level.price_out
+        # level_changed(), inlined: cancels are a third of all traffic.
+        keys = side.keys
+        if key == keys[-1]:
+            side.top[0] = BookLevel(level.price_out, level.quantity, level.count)
+            side.dirty = True
+        else:
+            rank = len(keys) - 1 - bisect_left(keys, key)
+            if rank < side.watch:
+                side.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
+                side.dirty = True
         if len(level.orders) > 2 * level.count + _DEAD_SLACK:
             level.compact()
+        return level.price_out
 
     def resting_orders(self) -> Iterator[RestingOrder]:
         """Every resting order: bids best first, then asks best first, each in queue order."""

@@ -76,8 +76,9 @@ class Matcher:
         symbol = order.symbol
         if symbol is None:
             symbol = self._default_symbol
-        book = self._books.get(symbol) if type(symbol) is str else None
-        if book is None:
+        try:
+            book = self._books[symbol]
+        except (KeyError, TypeError):
             book = self._open_book(symbol)
             if book is None:
                 return [_reject_without_book(order, symbol)]
@@ -106,9 +107,16 @@ class Matcher:
             if type(quantity) is str:
                 return self._reject(book, order, quantity)
         if is_limit:
-            ticks = limit_ticks(book.tick, order.price)
-            if type(ticks) is str:
-                return self._reject(book, order, ticks)
+            price = order.price
+            # The memo holds only prices already validated as on tick.
+            known = book.tick.tick_memo.get(price) if type(price) is float else None
+            if known is None:
+                ticks = limit_ticks(book.tick, price)
+                if type(ticks) is str:
+                    return self._reject(book, order, ticks)
+                price_out = book.tick.to_price(ticks)
+            else:
+                ticks, price_out = known
         elif order.post_only:
             return self._reject(book, order, ev.POST_ONLY_MARKET)
         order_id = order.order_id
@@ -125,7 +133,11 @@ class Matcher:
             quantity = -quantity
             opposite = book.bids
             side_name = "Sell"
-        limit_key = opposite.sign * ticks if is_limit else _MARKET_LIMIT_KEY
+        if is_limit:
+            limit_key = opposite.sign * ticks
+        else:
+            limit_key = _MARKET_LIMIT_KEY
+            price_out = None
         opposite_keys = opposite.keys
         crosses = bool(opposite_keys) and opposite_keys[-1] >= limit_key
         if crosses and order.post_only:
@@ -135,7 +147,6 @@ class Matcher:
         symbol = book.symbol
         time = order.time
         trader_id = order.trader_id
-        price_out = book.tick.to_price(ticks) if is_limit else None
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
             (
@@ -408,14 +419,38 @@ class Matcher:
         return resting
 
     def _cancel(self, book: OrderBook, order: Order) -> list[Event]:
-        resting = self._find_resting(book, order)
-        if type(resting) is str:
-            return self._reject(book, order, resting)
-        book.remove(resting)
-        events: list[Event] = []
-        self._order_event(book, events, resting, "cancelled", ev.CANCEL_REQUEST, order.time)
+        resting = book.orders.get(order.order_id)
+        if resting is None or order.trader_id is not None:
+            resting = self._find_resting(book, order)
+            if type(resting) is str:
+                return self._reject(book, order, resting)
+        price_out = book.remove(resting)
+        symbol = book.symbol
+        time = order.time
+        book.sequence = sequence = book.sequence + 1
+        events: list[Event] = [
+            (
+                ORDER_EVENTS,
+                symbol,
+                OrderEvent(
+                    resting.order_id,
+                    "cancelled",
+                    ev.CANCEL_REQUEST,
+                    symbol,
+                    resting.trader_id,
+                    "limit",
+                    "Buy" if resting.is_buy else "Sell",
+                    price_out,
+                    resting.filled + resting.remaining,
+                    resting.filled,
+                    resting.remaining,
+                    time,
+                    sequence,
+                ),
+            )
+        ]
         if book.bids.dirty or book.asks.dirty:
-            self._publish(book, events, order.time)
+            self._publish(book, events, time)
         return events
 
     def _modify(self, book: OrderBook, order: Order) -> list[Event]:
@@ -594,6 +629,8 @@ class Matcher:
         if (bid is not book.last_bid or ask is not book.last_ask) and (
             bid != book.last_bid or ask != book.last_ask
         ):
+            book.last_bid = bid
+            book.last_ask = ask
             book.sequence = sequence = book.sequence + 1
             events.append(
                 (
@@ -613,8 +650,6 @@ class Matcher:
                     ),
                 )
             )
-        book.last_bid = bid
-        book.last_ask = ask
         if self._depth:
             book.sequence = sequence = book.sequence + 1
             events.append(

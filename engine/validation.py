@@ -54,9 +54,9 @@ def limit_ticks(tick: TickSize, price: object) -> int | str:
     Same tolerance rule as `TickSize.to_ticks`, inlined because it runs per order.
     """
     if type(price) is float and 0.0 < price < math.inf:
-        n = tick.tick_memo.get(price)
-        if n is not None:
-            return n
+        known = tick.tick_memo.get(price)
+        if known is not None:
+            return known[0]
         x = price / tick.tick
         if x >= MAX_PRICE_TICKS:
             return PRICE_OUT_OF_RANGE
