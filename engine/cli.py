@@ -3,9 +3,9 @@
     orderbook engine replay ORDERS.jsonl --out DIR [--tick-size 0.01] [--tick SYM=SIZE]
                                               [--symbols A,B] [--depth 10] ...
 
-`engine_app` is mounted by the main CLI. The Kafka service will be a sibling `run`
-command here; it belongs to engine/service.py, which this module must not import
-eagerly (the core and the replay never need Kafka).
+`engine_app` is mounted by the main CLI. The Kafka service's commands (`run`, `feed`,
+`top`) are thin wrappers over engine.service_cli, imported inside each command, so that
+importing this module never imports Kafka (the core and the replay never need it).
 """
 
 from __future__ import annotations
