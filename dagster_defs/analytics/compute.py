@@ -1,0 +1,395 @@
+"""Pure polars computations of the analytics layer: frames in, frames out, no I/O.
+
+The inputs are the raw lake frames (columns of `ingestion.spark_kafka.TOPIC_SCHEMAS` plus
+the `kafka_*` columns). Event time is the message `time` (epoch ns) and falls back to the
+Kafka record timestamp, which producers set from the same `time`.
+
+Conventions (docs/data-platform.md):
+- a trader's strategy is the `trader_id` prefix before a final `-<n>` (`mm-3` -> `mm`);
+  ids without that suffix are their own strategy, a missing id is "unknown";
+- a market order's time in force is reported as IOC (its remainder is cancelled);
+- fills are attributed within the hour: an order's fills in a later hour are not seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import polars as pl
+
+UTC_US = pl.Datetime("us", "UTC")
+
+NEW_ORDER_TYPES = ("limit", "market")
+STRATEGY_PATTERN = r"^(.*)-\d+$"
+
+
+def event_time(frame: pl.DataFrame) -> pl.Expr:
+    """The message time as a UTC datetime, the Kafka timestamp where `time` is missing."""
+    from_message = pl.from_epoch(pl.col("time"), time_unit="ns").dt.replace_time_zone("UTC")
+    if "kafka_timestamp" in frame.columns:
+        return pl.coalesce(from_message.cast(UTC_US), pl.col("kafka_timestamp").cast(UTC_US))
+    return from_message.cast(UTC_US)
+
+
+def _in_time_order(frame: pl.DataFrame) -> pl.DataFrame:
+    tiebreak = [c for c in ("sequence", "kafka_partition", "kafka_offset") if c in frame.columns]
+    return frame.with_columns(event_time=event_time(frame)).sort(
+        ["symbol", "event_time", *tiebreak], nulls_last=True
+    )
+
+
+# -- ohlc_1m ---------------------------------------------------------------------------------
+OHLC_SCHEMA = {
+    "symbol": pl.String,
+    "minute": UTC_US,
+    "open": pl.Float64,
+    "high": pl.Float64,
+    "low": pl.Float64,
+    "close": pl.Float64,
+    "volume": pl.Int64,
+    "trade_count": pl.Int64,
+    "notional": pl.Float64,
+    "vwap": pl.Float64,
+}
+
+
+def ohlc_1m(trades: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol and minute: open/high/low/close, volume, trade count, notional and VWAP."""
+    if trades.is_empty():
+        return pl.DataFrame(schema=OHLC_SCHEMA)
+    ordered = _in_time_order(trades).with_columns(minute=pl.col("event_time").dt.truncate("1m"))
+    candles = (
+        ordered.group_by("symbol", "minute", maintain_order=True)
+        .agg(
+            open=pl.col("price").first(),
+            high=pl.col("price").max(),
+            low=pl.col("price").min(),
+            close=pl.col("price").last(),
+            volume=pl.col("quantity").sum().cast(pl.Int64),
+            trade_count=pl.len().cast(pl.Int64),
+            notional=(pl.col("price") * pl.col("quantity")).sum(),
+        )
+        .with_columns(vwap=pl.col("notional") / pl.col("volume"))
+    )
+    return candles.select(OHLC_SCHEMA.keys()).cast(OHLC_SCHEMA).sort("symbol", "minute")
+
+
+# -- vwap ------------------------------------------------------------------------------------
+VWAP_SCHEMA = {
+    "symbol": pl.String,
+    "minute": UTC_US,
+    "volume": pl.Int64,
+    "vwap_1m": pl.Float64,
+    "vwap_hour_to_date": pl.Float64,
+    "vwap_hour": pl.Float64,
+    "volume_intraday": pl.Int64,
+    "vwap_intraday": pl.Float64,
+}
+
+
+def vwap(candles: pl.DataFrame, earlier_today: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per symbol and minute: the minute's VWAP, the running VWAP of the hour, the hour's VWAP
+    and the running intraday VWAP since 00:00 UTC.
+
+    `earlier_today` holds the `ohlc_1m` candles of the same UTC day's earlier hours; the
+    intraday figures cover exactly the candles given.
+    """
+    if candles.is_empty():
+        return pl.DataFrame(schema=VWAP_SCHEMA)
+    carried = (
+        earlier_today.group_by("symbol").agg(
+            notional_before=pl.col("notional").sum(), volume_before=pl.col("volume").sum()
+        )
+        if earlier_today is not None and not earlier_today.is_empty()
+        else pl.DataFrame(
+            schema={"symbol": pl.String, "notional_before": pl.Float64, "volume_before": pl.Int64}
+        )
+    )
+    running = (
+        candles.sort("symbol", "minute")
+        .with_columns(
+            cum_notional=pl.col("notional").cum_sum().over("symbol"),
+            cum_volume=pl.col("volume").cum_sum().over("symbol"),
+            vwap_hour=pl.col("notional").sum().over("symbol")
+            / pl.col("volume").sum().over("symbol"),
+        )
+        .join(carried, on="symbol", how="left")
+        .with_columns(
+            pl.col("notional_before").fill_null(0.0), pl.col("volume_before").fill_null(0)
+        )
+    )
+    return (
+        running.with_columns(
+            vwap_1m=pl.col("vwap"),
+            vwap_hour_to_date=pl.col("cum_notional") / pl.col("cum_volume"),
+            volume_intraday=pl.col("volume_before") + pl.col("cum_volume"),
+            vwap_intraday=(pl.col("notional_before") + pl.col("cum_notional"))
+            / (pl.col("volume_before") + pl.col("cum_volume")),
+        )
+        .select(VWAP_SCHEMA.keys())
+        .cast(VWAP_SCHEMA)
+    )
+
+
+def vwap_summary(vwap_frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per symbol: the hour's VWAP and volume, and the intraday VWAP at the hour's end."""
+    return (
+        vwap_frame.sort("symbol", "minute")
+        .group_by("symbol", maintain_order=True)
+        .agg(
+            vwap_hour=pl.col("vwap_hour").last(),
+            volume_hour=pl.col("volume").sum(),
+            vwap_intraday=pl.col("vwap_intraday").last(),
+            volume_intraday=pl.col("volume_intraday").last(),
+        )
+    )
+
+
+# -- fill rates ------------------------------------------------------------------------------
+ORDER_FILLS_SCHEMA = {
+    "order_id": pl.String,
+    "symbol": pl.String,
+    "order_type": pl.String,
+    "time_in_force": pl.String,
+    "side": pl.String,
+    "strategy": pl.String,
+    "submitted": pl.Int64,
+    "filled": pl.Int64,
+    "fill_rate": pl.Float64,
+    "time_to_first_fill_ms": pl.Float64,
+}
+
+
+def strategy_of(trader_id: pl.Expr) -> pl.Expr:
+    """`mm-3` -> `mm`; an id without a numeric suffix is its own strategy; null -> unknown."""
+    prefix = trader_id.str.extract(STRATEGY_PATTERN, 1)
+    return pl.coalesce(prefix, trader_id, pl.lit("unknown"))
+
+
+def order_fills(orders: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
+    """Per new order of the hour: submitted and filled lots, fill rate, time to first fill."""
+    new_orders = orders.filter(pl.col("order_type").is_in(NEW_ORDER_TYPES))
+    if new_orders.is_empty():
+        return pl.DataFrame(schema=ORDER_FILLS_SCHEMA)
+    fills = (
+        pl.concat(
+            [
+                trades.select(
+                    pl.col("left_order_id").alias("order_id"), "quantity", t=event_time(trades)
+                ),
+                trades.select(
+                    pl.col("right_order_id").alias("order_id"), "quantity", t=event_time(trades)
+                ),
+            ]
+        )
+        .group_by("order_id")
+        .agg(filled=pl.col("quantity").sum(), first_fill=pl.col("t").min())
+        if not trades.is_empty()
+        else pl.DataFrame(schema={"order_id": pl.String, "filled": pl.Int64, "first_fill": UTC_US})
+    )
+    submitted = new_orders.with_columns(submitted_at=event_time(new_orders)).unique(
+        "order_id", keep="first", maintain_order=True
+    )
+    joined = submitted.join(fills, on="order_id", how="left")
+    return (
+        joined.with_columns(
+            time_in_force=pl.when(pl.col("order_type") == "market")
+            .then(pl.lit("IOC"))
+            .otherwise(pl.col("time_in_force").fill_null("GTC")),
+            side=pl.when(pl.col("quantity") > 0).then(pl.lit("Buy")).otherwise(pl.lit("Sell")),
+            strategy=strategy_of(pl.col("trader_id")),
+            submitted=pl.col("quantity").abs(),
+            filled=pl.col("filled").fill_null(0),
+            time_to_first_fill_ms=(
+                pl.col("first_fill") - pl.col("submitted_at")
+            ).dt.total_microseconds()
+            / 1000.0,
+        )
+        .with_columns(fill_rate=pl.col("filled") / pl.col("submitted"))
+        .select(ORDER_FILLS_SCHEMA.keys())
+        .cast(ORDER_FILLS_SCHEMA)
+    )
+
+
+FILL_RATE_GROUPS = ("order_type", "time_in_force", "side", "strategy")
+
+
+def fill_rates(per_order: pl.DataFrame) -> pl.DataFrame:
+    """Aggregated by order type, time in force, side and strategy; `fill_rate` is lot-weighted."""
+    return (
+        per_order.group_by(FILL_RATE_GROUPS)
+        .agg(
+            orders=pl.len().cast(pl.Int64),
+            submitted=pl.col("submitted").sum(),
+            filled=pl.col("filled").sum(),
+            orders_with_fill=(pl.col("filled") > 0).sum().cast(pl.Int64),
+            fully_filled=(pl.col("filled") >= pl.col("submitted")).sum().cast(pl.Int64),
+            mean_order_fill_rate=pl.col("fill_rate").mean(),
+            mean_time_to_first_fill_ms=pl.col("time_to_first_fill_ms").mean(),
+            median_time_to_first_fill_ms=pl.col("time_to_first_fill_ms").median(),
+        )
+        .with_columns(fill_rate=pl.col("filled") / pl.col("submitted"))
+        .sort(FILL_RATE_GROUPS)
+    )
+
+
+# -- market quality --------------------------------------------------------------------------
+MARKET_QUALITY_SCHEMA = {
+    "symbol": pl.String,
+    "quotes": pl.Int64,
+    "mean_spread": pl.Float64,
+    "mean_spread_ticks": pl.Float64,
+    "median_spread_ticks": pl.Float64,
+    "mean_bid_depth": pl.Float64,
+    "mean_ask_depth": pl.Float64,
+    "volume": pl.Int64,
+    "trade_count": pl.Int64,
+    "returns_1m": pl.Int64,
+    "excess_kurtosis_1m": pl.Float64,
+    "autocorr_r_lag1": pl.Float64,
+    "autocorr_abs_r_lag1": pl.Float64,
+    "autocorr_abs_r_lag10": pl.Float64,
+}
+
+
+def _autocorr(values: pl.Expr, lag: int) -> pl.Expr:
+    return pl.corr(values, values.shift(lag))
+
+
+def mid_returns_1m(prices: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol, log returns between the last mid prices of consecutive observed minutes."""
+    quoted = prices.filter(pl.col("mid_price").is_not_null() & (pl.col("mid_price") > 0))
+    if quoted.is_empty():
+        return pl.DataFrame(schema={"symbol": pl.String, "minute": UTC_US, "r": pl.Float64})
+    return (
+        _in_time_order(quoted)
+        .with_columns(minute=pl.col("event_time").dt.truncate("1m"))
+        .group_by("symbol", "minute", maintain_order=True)
+        .agg(mid=pl.col("mid_price").last())
+        .sort("symbol", "minute")
+        .with_columns(r=pl.col("mid").log().diff().over("symbol"))
+        .drop_nulls("r")
+        .select("symbol", "minute", "r")
+    )
+
+
+def stylized_facts(returns: pl.DataFrame) -> pl.DataFrame:
+    """Excess kurtosis of 1-min log returns, lag-1 autocorrelation of returns, and the
+    autocorrelation of |r| at lags 1 and 10 (volatility clustering), per symbol."""
+    return (
+        returns.sort("symbol", "minute")
+        .group_by("symbol", maintain_order=True)
+        .agg(
+            returns_1m=pl.len().cast(pl.Int64),
+            excess_kurtosis_1m=pl.col("r").kurtosis(fisher=True, bias=True),
+            autocorr_r_lag1=_autocorr(pl.col("r"), 1),
+            autocorr_abs_r_lag1=_autocorr(pl.col("r").abs(), 1),
+            autocorr_abs_r_lag10=_autocorr(pl.col("r").abs(), 10),
+        )
+        .with_columns(
+            # Too few points or a constant series give NaN; report "unknown" as null.
+            pl.col("excess_kurtosis_1m").fill_nan(None),
+            pl.col("autocorr_r_lag1").fill_nan(None),
+            pl.col("autocorr_abs_r_lag1").fill_nan(None),
+            pl.col("autocorr_abs_r_lag10").fill_nan(None),
+        )
+    )
+
+
+def _depth(levels: str) -> pl.Expr:
+    return pl.col(levels).list.eval(pl.element().struct.field("quantity")).list.sum()
+
+
+def market_quality(
+    prices: pl.DataFrame,
+    book: pl.DataFrame,
+    trades: pl.DataFrame,
+    tick_for: Callable[[str], float] = lambda _symbol: 0.01,
+) -> pl.DataFrame:
+    """Per symbol for the hour: spread (price and ticks), depth, volume and stylized facts."""
+    symbols = sorted(
+        set(prices["symbol"].drop_nulls())
+        | set(book["symbol"].drop_nulls())
+        | set(trades["symbol"].drop_nulls())
+    )
+    if not symbols:
+        return pl.DataFrame(schema=MARKET_QUALITY_SCHEMA)
+    ticks = pl.DataFrame(
+        {"symbol": symbols, "tick": [tick_for(s) for s in symbols]},
+        schema={"symbol": pl.String, "tick": pl.Float64},
+    )
+    spreads = (
+        prices.filter(pl.col("best_bid").is_not_null() & pl.col("best_ask").is_not_null())
+        .join(ticks, on="symbol")
+        .with_columns(spread=pl.col("best_ask") - pl.col("best_bid"))
+        .with_columns(spread_ticks=(pl.col("spread") / pl.col("tick")).round(6))
+        .group_by("symbol")
+        .agg(
+            mean_spread=pl.col("spread").mean(),
+            mean_spread_ticks=pl.col("spread_ticks").mean(),
+            median_spread_ticks=pl.col("spread_ticks").median(),
+        )
+    )
+    quotes = prices.group_by("symbol").agg(quotes=pl.len().cast(pl.Int64))
+    depth = (
+        book.with_columns(bid_depth=_depth("bids"), ask_depth=_depth("asks"))
+        .group_by("symbol")
+        .agg(mean_bid_depth=pl.col("bid_depth").mean(), mean_ask_depth=pl.col("ask_depth").mean())
+        if not book.is_empty()
+        else pl.DataFrame(
+            schema={"symbol": pl.String, "mean_bid_depth": pl.Float64, "mean_ask_depth": pl.Float64}
+        )
+    )
+    activity = trades.group_by("symbol").agg(
+        volume=pl.col("quantity").sum().cast(pl.Int64), trade_count=pl.len().cast(pl.Int64)
+    )
+    facts = stylized_facts(mid_returns_1m(prices))
+    frame = ticks.select("symbol")
+    for part in (quotes, spreads, depth, activity, facts):
+        frame = frame.join(part, on="symbol", how="left")
+    return (
+        frame.with_columns(
+            pl.col("quotes").fill_null(0),
+            pl.col("volume").fill_null(0),
+            pl.col("trade_count").fill_null(0),
+            pl.col("returns_1m").fill_null(0),
+        )
+        .select(MARKET_QUALITY_SCHEMA.keys())
+        .cast(MARKET_QUALITY_SCHEMA)
+        .sort("symbol")
+    )
+
+
+# -- semantic checks as frames of failures -----------------------------------------------------
+def candle_violations(candles: pl.DataFrame) -> pl.DataFrame:
+    """Candles breaking low <= open, close <= high, or with a VWAP outside [low, high]."""
+    tolerance = 1e-9
+    return candles.filter(
+        (pl.col("low") > pl.col("high"))
+        | (pl.col("open") < pl.col("low") - tolerance)
+        | (pl.col("open") > pl.col("high") + tolerance)
+        | (pl.col("close") < pl.col("low") - tolerance)
+        | (pl.col("close") > pl.col("high") + tolerance)
+        | (pl.col("vwap") < pl.col("low") - tolerance)
+        | (pl.col("vwap") > pl.col("high") + tolerance)
+    )
+
+
+def unknown_order_references(trades: pl.DataFrame, known_order_ids: pl.Series) -> pl.DataFrame:
+    """Trades whose maker or taker order id is not among `known_order_ids`."""
+    known = known_order_ids.unique()
+    return trades.filter(
+        ~pl.col("left_order_id").is_in(known.implode())
+        | ~pl.col("right_order_id").is_in(known.implode())
+    ).select("trade_id", "left_order_id", "right_order_id", "symbol", "time")
+
+
+def off_tick(prices: pl.Series, tick: float) -> pl.Series:
+    """True where a price is not a whole number of ticks (to a micro-tick)."""
+    ticks = prices / tick
+    return (ticks - ticks.round(0)).abs() > 1e-6
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

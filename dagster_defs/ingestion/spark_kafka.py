@@ -1,0 +1,328 @@
+"""PySpark batch ingestion of one Kafka topic for exact hour windows into the raw lake.
+
+No Dagster here: the assets, the CLI and the bench all call `ingest_topic`.
+
+Why each Kafka option (DESIGN §5):
+- `startingTimestamp`/`endingTimestamp` turn the window into per-partition offsets with
+  `offsetsForTimes`; `startingOffsetsByTimestampStrategy=latest` makes a partition with no
+  record after the start read nothing instead of failing;
+- the `timestamp` filter is still applied, because offsets follow append order while record
+  timestamps are producer-set and may be slightly out of order;
+- `kafka.isolation.level=read_committed`: Java clients default to read_uncommitted, which would
+  let an aborted engine transaction's records into the lake;
+- `failOnDataLoss=true`: a window whose offsets were deleted by retention fails loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from dagster_defs.lake import Lake, S3Access, partition_path, raw_path
+from dagster_defs.partitions import hours_in
+
+_TEXT = T.StringType()
+_PRICE = T.DoubleType()
+_LOTS = T.LongType()
+_NANOS = T.LongType()
+
+_BOOK_LEVEL = T.StructType(
+    [
+        T.StructField("price", _PRICE),
+        T.StructField("quantity", _LOTS),
+        T.StructField("orders", _LOTS),
+    ]
+)
+
+# Explicit schemas mirror orderbook_platform.contracts; JSON is never schema-inferred.
+TOPIC_SCHEMAS: dict[str, T.StructType] = {
+    "orders": T.StructType(
+        [
+            T.StructField("order_id", _TEXT),
+            T.StructField("order_type", _TEXT),
+            T.StructField("price", _PRICE),
+            T.StructField("quantity", _LOTS),
+            T.StructField("time", _NANOS),
+            T.StructField("symbol", _TEXT),
+            T.StructField("trader_id", _TEXT),
+            T.StructField("time_in_force", _TEXT),
+            T.StructField("post_only", T.BooleanType()),
+        ]
+    ),
+    "trades": T.StructType(
+        [
+            T.StructField("trade_id", _TEXT),
+            T.StructField("left_order_id", _TEXT),
+            T.StructField("right_order_id", _TEXT),
+            T.StructField("quantity", _LOTS),
+            T.StructField("price", _PRICE),
+            T.StructField("action", _TEXT),
+            T.StructField("status", _TEXT),
+            T.StructField("symbol", _TEXT),
+            T.StructField("time", _NANOS),
+            T.StructField("sequence", T.LongType()),
+            T.StructField("maker_trader_id", _TEXT),
+            T.StructField("taker_trader_id", _TEXT),
+        ]
+    ),
+    "prices": T.StructType(
+        [
+            T.StructField("mid_price", _PRICE),
+            T.StructField("best_bid", _PRICE),
+            T.StructField("best_ask", _PRICE),
+            T.StructField("bid_size", _LOTS),
+            T.StructField("ask_size", _LOTS),
+            T.StructField("symbol", _TEXT),
+            T.StructField("time", _NANOS),
+            T.StructField("sequence", T.LongType()),
+        ]
+    ),
+    "book": T.StructType(
+        [
+            T.StructField("symbol", _TEXT),
+            T.StructField("bids", T.ArrayType(_BOOK_LEVEL)),
+            T.StructField("asks", T.ArrayType(_BOOK_LEVEL)),
+            T.StructField("time", _NANOS),
+            T.StructField("sequence", T.LongType()),
+        ]
+    ),
+    "order_events": T.StructType(
+        [
+            T.StructField("order_id", _TEXT),
+            T.StructField("event", _TEXT),
+            T.StructField("reason", _TEXT),
+            T.StructField("symbol", _TEXT),
+            T.StructField("trader_id", _TEXT),
+            T.StructField("order_type", _TEXT),
+            T.StructField("side", _TEXT),
+            T.StructField("price", _PRICE),
+            T.StructField("quantity", _LOTS),
+            T.StructField("filled", _LOTS),
+            T.StructField("remaining", _LOTS),
+            T.StructField("time", _NANOS),
+            T.StructField("sequence", T.LongType()),
+        ]
+    ),
+}
+
+KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp", "kafka_key")
+
+
+def spark_conf(
+    *,
+    master: str = "local[*]",
+    jars: Iterable[Path] = (),
+    s3: S3Access | None = None,
+    driver_memory: str = "2g",
+    shuffle_partitions: int = 4,
+    app_name: str = "orderbook-platform",
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """The SparkSession settings: Maven-fetched jars as `spark.jars` (no Ivy), S3A for any S3."""
+    conf = {
+        "spark.master": master,
+        "spark.app.name": app_name,
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.driver.memory": driver_memory,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.default.parallelism": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        # polars and pandas read TIMESTAMP_MICROS natively; Spark's INT96 default is legacy.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.parquet.compression.codec": "zstd",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "true",
+    }
+    if s3 is not None:
+        conf |= {
+            "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.endpoint.region": s3.region or "us-east-1",
+            "spark.hadoop.fs.s3a.aws.credentials.provider": (
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+            ),
+            "spark.hadoop.fs.s3a.access.key": s3.access_key,
+            "spark.hadoop.fs.s3a.secret.key": s3.secret_key,
+        }
+        if s3.endpoint_url:
+            conf["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint_url
+            conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
+                s3.endpoint_url.startswith("https")
+            ).lower()
+    conf |= {k: str(v) for k, v in (extra or {}).items()}
+    return conf
+
+
+def spark_session(conf: Mapping[str, str]) -> SparkSession:
+    """Get or create the process's session. JVM options apply only at the first call."""
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    # Hadoop settings can still change on a running session (e.g. a test's S3 endpoint).
+    hadoop = session.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    for key, value in conf.items():
+        if key.startswith("spark.hadoop."):
+            hadoop.set(key.removeprefix("spark.hadoop."), value)
+    return session
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def read_topic_window(
+    spark: SparkSession,
+    kafka_options: Mapping[str, str],
+    topic: str,
+    start: datetime,
+    end: datetime,
+) -> DataFrame:
+    """Committed records of `topic` with a Kafka timestamp in [start, end), typed."""
+    records = (
+        spark.read.format("kafka")
+        .options(**kafka_options)
+        .option("subscribe", topic)
+        .option("startingTimestamp", str(_millis(start)))
+        .option("endingTimestamp", str(_millis(end)))
+        .option("startingOffsetsByTimestampStrategy", "latest")
+        .option("kafka.isolation.level", "read_committed")
+        .option("failOnDataLoss", "true")
+        .load()
+        .where(
+            (F.col("timestamp") >= F.timestamp_millis(F.lit(_millis(start))))
+            & (F.col("timestamp") < F.timestamp_millis(F.lit(_millis(end))))
+        )
+    )
+    schema = TOPIC_SCHEMAS[topic]
+    message = F.from_json(F.col("value").cast("string"), schema, {"mode": "PERMISSIVE"})
+    typed = records.select(
+        message.alias("m"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").cast("string").alias("kafka_key"),
+    )
+    fields = [F.col(f"m.{name}").alias(name) for name in schema.fieldNames()]
+    if "symbol" in schema.fieldNames():
+        # Producers key every record by symbol: the key fills a message without one.
+        fields = [
+            F.coalesce(F.col("m.symbol"), F.col("kafka_key")).alias("symbol")
+            if name == "symbol"
+            else F.col(f"m.{name}").alias(name)
+            for name in schema.fieldNames()
+        ]
+    return typed.select(*fields, *KAFKA_COLUMNS)
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    partition: int
+    first: int
+    last: int
+    records: int
+
+
+@dataclass(frozen=True)
+class HourWritten:
+    topic: str
+    hour: datetime
+    uri: str
+    rows: int
+    bytes: int
+    offsets: list[PartitionOffsets] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def offset_range(self) -> str:
+        return (
+            ", ".join(f"p{o.partition}: {o.first}..{o.last} ({o.records})" for o in self.offsets)
+            or "none"
+        )
+
+
+def ingest_topic(
+    spark: SparkSession,
+    kafka_options: Mapping[str, str],
+    lake: Lake,
+    topic: str,
+    start: datetime,
+    end: datetime,
+    preview_rows: int = 5,
+    staging_dir: Path | None = None,
+) -> list[HourWritten]:
+    """Write every hour of [start, end) to `raw/<topic>/date=…/hour=…/`, replacing it.
+
+    A range is read from Kafka once and split by hour, so a backfill pays for one scan.
+    Every hour is overwritten even when empty, which keeps re-runs idempotent.
+
+    With `staging_dir`, an S3 lake is written in two steps: Spark writes the hour to the
+    local staging folder and the lake publishes the files with plain puts. Hadoop's
+    rename-based FileOutputCommitter needs a store whose listings carry object sizes for
+    "directory" entries, which S3Proxy's filesystem backend does not provide (docs/data-platform.md).
+    """
+    hours = hours_in(start, end)
+    window = read_topic_window(spark, kafka_options, topic, hours[0], end)
+    if len(hours) > 1:
+        window = window.persist()
+    written: list[HourWritten] = []
+    try:
+        for hour in hours:
+            next_hour = min(hour + timedelta(hours=1), end)
+            one_hour = window.where(
+                (F.col("kafka_timestamp") >= F.timestamp_millis(F.lit(_millis(hour))))
+                & (F.col("kafka_timestamp") < F.timestamp_millis(F.lit(_millis(next_hour))))
+            )
+            relative = partition_path(raw_path(topic), hour)
+            if lake.is_s3 and staging_dir is not None:
+                staged = staging_dir / relative
+                one_hour.write.mode("overwrite").parquet("file://" + str(staged.resolve()))
+                lake.publish_folder(staged, relative)
+            else:
+                one_hour.write.mode("overwrite").parquet(lake.spark_uri(relative))
+            written.append(_describe_hour(spark, lake, topic, hour, relative, preview_rows))
+    finally:
+        if len(hours) > 1:
+            window.unpersist()
+    return written
+
+
+def _describe_hour(
+    spark: SparkSession, lake: Lake, topic: str, hour: datetime, relative: str, preview_rows: int
+) -> HourWritten:
+    stored = spark.read.parquet(lake.spark_uri(relative))
+    per_partition = (
+        stored.groupBy("kafka_partition")
+        .agg(
+            F.min("kafka_offset").alias("first"),
+            F.max("kafka_offset").alias("last"),
+            F.count(F.lit(1)).alias("records"),
+        )
+        .orderBy("kafka_partition")
+        .collect()
+    )
+    offsets = [
+        PartitionOffsets(r["kafka_partition"], r["first"], r["last"], r["records"])
+        for r in per_partition
+    ]
+    preview = [row.asDict(recursive=True) for row in stored.limit(preview_rows).collect()]
+    return HourWritten(
+        topic=topic,
+        hour=hour,
+        uri=lake.uri(relative),
+        rows=sum(o.records for o in offsets),
+        bytes=lake.size_bytes(relative),
+        offsets=offsets,
+        preview=preview,
+    )

@@ -1,0 +1,186 @@
+"""Asset checks: pandera schemas (blocking on raw), reconciliation by id, semantic rules.
+
+Each check reads its partition from the lake, collects it, validates it and reports the
+failure cases in its metadata, so a failure is visible in the UI and in alerts.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+import pandera.polars as pa
+import polars as pl
+
+from dagster_defs.analytics.compute import unknown_order_references
+from dagster_defs.ingestion.assets import RAW_TOPICS
+from dagster_defs.ingestion.describe import markdown_table
+from dagster_defs.io_manager import read_partition
+from dagster_defs.lake import analytics_path, raw_path
+from dagster_defs.partitions import hour_start, hourly_partitions, partition_key_for
+from dagster_defs.quality import schemas
+from dagster_defs.quality.reconcile import reconcile
+from dagster_defs.resources import KafkaResource, LakeResource, MarketResource
+
+MAX_FAILURE_ROWS = 20
+KNOWN_ORDERS_LOOKBACK_HOURS = 6
+
+
+def validation_result(validation: schemas.Validation) -> dg.AssetCheckResult:
+    metadata: dict[str, Any] = {
+        "rows": validation.rows,
+        "failures": validation.failures.height,
+        "failures_by_check": dg.MetadataValue.json(validation.failures_by_check),
+    }
+    if not validation.passed:
+        metadata["failure_cases"] = dg.MetadataValue.md(
+            markdown_table(validation.failures.head(MAX_FAILURE_ROWS).to_dicts())
+        )
+    return dg.AssetCheckResult(passed=validation.passed, metadata=metadata)
+
+
+SchemaFactory = Callable[[MarketResource], pa.DataFrameSchema]
+
+RAW_SCHEMAS: dict[str, SchemaFactory] = {
+    "raw_orders": lambda market: schemas.raw_orders_schema(market.tick_for),
+    "raw_trades": lambda market: schemas.raw_trades_schema(market.tick_for),
+    "raw_prices": lambda market: schemas.raw_prices_schema(market.tick_for),
+    "raw_book": lambda _market: schemas.raw_book_schema(),
+    "raw_order_events": lambda _market: schemas.raw_order_events_schema(),
+}
+
+
+def _raw_schema_check(asset_name: str, schema_for: SchemaFactory) -> dg.AssetChecksDefinition:
+    table = raw_path(RAW_TOPICS[asset_name])
+
+    @dg.asset_check(
+        asset=asset_name,
+        name="schema",
+        description=(
+            "pandera: types and nulls, prices > 0 and on tick, quantities != 0, unique ids."
+        ),
+        blocking=True,
+        partitions_def=hourly_partitions,
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, lake: LakeResource, market: MarketResource
+    ) -> dg.AssetCheckResult:
+        frame = read_partition(lake.lake(), table, context.partition_key)
+        return validation_result(schemas.validate(schema_for(market), frame))
+
+    return _check
+
+
+def _reconciliation_check(asset_name: str) -> dg.AssetChecksDefinition:
+    topic = RAW_TOPICS[asset_name]
+
+    @dg.asset_check(
+        asset=asset_name,
+        name="matches_topic",
+        description=f"The lake holds exactly the committed `{topic}` records of the hour, by id.",
+        blocking=True,
+        partitions_def=hourly_partitions,
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, lake: LakeResource, kafka: KafkaResource
+    ) -> dg.AssetCheckResult:
+        frame = read_partition(lake.lake(), raw_path(topic), context.partition_key)
+        start = hour_start(context.partition_key)
+        result = reconcile(kafka.settings(), topic, start, start + timedelta(hours=1), frame)
+        return dg.AssetCheckResult(
+            passed=result.matches,
+            metadata={
+                "topic_records": result.topic_records,
+                "lake_rows": result.lake_rows,
+                "missing_from_lake": len(result.missing_from_lake),
+                "unexpected_in_lake": len(result.unexpected_in_lake),
+                "read_complete": result.complete,
+                "examples": dg.MetadataValue.json(
+                    {
+                        "missing_from_lake": [list(i) for i in result.missing_from_lake[:10]],
+                        "unexpected_in_lake": [list(i) for i in result.unexpected_in_lake[:10]],
+                    }
+                ),
+            },
+        )
+
+    return _check
+
+
+@dg.asset_check(
+    asset="raw_trades",
+    name="references_known_orders",
+    description=(
+        "Every trade's maker and taker order is on `orders` this hour or in the "
+        f"{KNOWN_ORDERS_LOOKBACK_HOURS} hours before (resting orders may be older: a warning)."
+    ),
+    additional_deps=["raw_orders"],
+    partitions_def=hourly_partitions,
+)
+def trades_reference_known_orders(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    store = lake.lake()
+    hour = hour_start(context.partition_key)
+    trades = read_partition(store, raw_path("trades"), context.partition_key)
+    known: list[pl.Series] = []
+    for back in range(KNOWN_ORDERS_LOOKBACK_HOURS + 1):
+        try:
+            orders = read_partition(
+                store, raw_path("orders"), partition_key_for(hour - timedelta(hours=back))
+            )
+        except dg.Failure:
+            continue
+        known.append(orders["order_id"])
+    known_ids = pl.concat(known) if known else pl.Series("order_id", [], dtype=pl.String)
+    unknown = unknown_order_references(trades, known_ids)
+    return dg.AssetCheckResult(
+        passed=unknown.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "trades": trades.height,
+            "unknown_references": unknown.height,
+            "failure_cases": dg.MetadataValue.md(
+                markdown_table(unknown.head(MAX_FAILURE_ROWS).to_dicts())
+            ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="ohlc_1m",
+    name="candles_consistent",
+    description="low <= open, close <= high; VWAP within [low, high]; one candle per minute.",
+    blocking=True,
+    partitions_def=hourly_partitions,
+)
+def ohlc_candles_consistent(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    candles = read_partition(lake.lake(), analytics_path("ohlc_1m"), context.partition_key)
+    return validation_result(schemas.validate(schemas.ohlc_1m_schema(), candles))
+
+
+@dg.asset_check(
+    asset="fill_rate",
+    name="rates_in_unit_interval",
+    description="Every fill rate lies in [0, 1] and filled never exceeds submitted.",
+    blocking=True,
+    partitions_def=hourly_partitions,
+)
+def fill_rate_in_unit_interval(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    rates = read_partition(lake.lake(), analytics_path("fill_rate"), context.partition_key)
+    return validation_result(schemas.validate(schemas.fill_rate_schema(), rates))
+
+
+raw_schema_checks = [_raw_schema_check(name, factory) for name, factory in RAW_SCHEMAS.items()]
+raw_reconciliation_checks = [_reconciliation_check(name) for name in ("raw_orders", "raw_trades")]
+analytics_checks = [ohlc_candles_consistent, fill_rate_in_unit_interval]
+all_checks = [
+    *raw_schema_checks,
+    *raw_reconciliation_checks,
+    trades_reference_known_orders,
+    *analytics_checks,
+]

@@ -1,0 +1,279 @@
+"""pandera (polars) schemas of the raw and analytics frames, and one way to run them.
+
+Frames are validated eagerly: on a LazyFrame pandera checks only the schema, not the
+values (DESIGN §5), so callers pass collected DataFrames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from dagster_defs.analytics.compute import NEW_ORDER_TYPES
+from orderbook_platform.contracts import ORDER_EVENT_KINDS
+
+TickFor = Callable[[str], float]
+
+_KAFKA_COLUMNS = {
+    "kafka_topic": pa.Column(pl.String, nullable=False),
+    "kafka_partition": pa.Column(pl.Int32, nullable=False),
+    "kafka_offset": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
+    "kafka_timestamp": pa.Column(pl.Datetime("us", "UTC"), nullable=False),
+    "kafka_key": pa.Column(pl.String, nullable=True),
+}
+
+
+def _ticks(frame: pl.LazyFrame, tick_for: TickFor) -> pl.Expr:
+    symbols = frame.select(pl.col("symbol").unique()).collect()["symbol"].to_list()
+    mapping = {s: tick_for(s) for s in symbols if s is not None}
+    return pl.col("symbol").replace_strict(mapping, default=tick_for(""), return_dtype=pl.Float64)
+
+
+def _price_on_tick(column: str, tick_for: TickFor, applies: pl.Expr | None = None) -> pa.Check:
+    def check(data: Any) -> pl.LazyFrame:
+        ticks = pl.col(column) / _ticks(data.lazyframe, tick_for)
+        on_tick = (ticks - ticks.round(0)).abs() < 1e-6
+        scope = applies if applies is not None else pl.lit(True)
+        return data.lazyframe.select(pl.col(column).is_null() | ~scope | on_tick)
+
+    return pa.Check(
+        check, name=f"{column}_on_tick", error=f"{column} is not a whole number of ticks"
+    )
+
+
+def _row_rule(name: str, rule: pl.Expr, error: str) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(rule), name=name, error=error)
+
+
+def raw_orders_schema(tick_for: TickFor) -> pa.DataFrameSchema:
+    is_new = pl.col("order_type").is_in(NEW_ORDER_TYPES)
+    is_limit = pl.col("order_type") == "limit"
+    return pa.DataFrameSchema(
+        {
+            "order_id": pa.Column(pl.String, nullable=False),
+            "order_type": pa.Column(pl.String, nullable=False),
+            "price": pa.Column(pl.Float64, nullable=True),
+            "quantity": pa.Column(pl.Int64, nullable=True),
+            "time": pa.Column(pl.Int64, nullable=True),
+            "symbol": pa.Column(pl.String, nullable=False),
+            "trader_id": pa.Column(pl.String, nullable=True),
+            "time_in_force": pa.Column(
+                pl.String, pa.Check.isin(["GTC", "IOC", "FOK"]), nullable=True
+            ),
+            "post_only": pa.Column(pl.Boolean, nullable=True),
+            **_KAFKA_COLUMNS,
+        },
+        checks=[
+            _row_rule(
+                "limit_price_positive",
+                ~is_limit | (pl.col("price").is_not_null() & (pl.col("price") > 0)),
+                "a limit order needs a price > 0",
+            ),
+            _price_on_tick("price", tick_for, applies=is_limit),
+            _row_rule(
+                "quantity_non_zero",
+                ~is_new | (pl.col("quantity").is_not_null() & (pl.col("quantity") != 0)),
+                "a new order needs a non-zero quantity",
+            ),
+            _row_rule(
+                "new_order_id_unique",
+                ~(is_new & pl.when(is_new).then(pl.col("order_id")).is_duplicated()),
+                "a new order's order_id appears twice",
+            ),
+        ],
+        strict=True,
+        name="raw_orders",
+    )
+
+
+def raw_trades_schema(tick_for: TickFor) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "trade_id": pa.Column(pl.String, nullable=False, unique=True),
+            "left_order_id": pa.Column(pl.String, nullable=False),
+            "right_order_id": pa.Column(pl.String, nullable=False),
+            "quantity": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
+            "price": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
+            "action": pa.Column(pl.String, pa.Check.isin(["Buy", "Sell"]), nullable=False),
+            "status": pa.Column(pl.String, pa.Check.isin(["partial", "filled"]), nullable=False),
+            "symbol": pa.Column(pl.String, nullable=False),
+            "time": pa.Column(pl.Int64, nullable=True),
+            "sequence": pa.Column(pl.Int64, nullable=True),
+            "maker_trader_id": pa.Column(pl.String, nullable=True),
+            "taker_trader_id": pa.Column(pl.String, nullable=True),
+            **_KAFKA_COLUMNS,
+        },
+        checks=[_price_on_tick("price", tick_for)],
+        strict=True,
+        name="raw_trades",
+    )
+
+
+def raw_prices_schema(tick_for: TickFor) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "mid_price": pa.Column(pl.Float64, pa.Check.gt(0), nullable=True),
+            "best_bid": pa.Column(pl.Float64, pa.Check.gt(0), nullable=True),
+            "best_ask": pa.Column(pl.Float64, pa.Check.gt(0), nullable=True),
+            "bid_size": pa.Column(pl.Int64, pa.Check.gt(0), nullable=True),
+            "ask_size": pa.Column(pl.Int64, pa.Check.gt(0), nullable=True),
+            "symbol": pa.Column(pl.String, nullable=False),
+            "time": pa.Column(pl.Int64, nullable=True),
+            "sequence": pa.Column(pl.Int64, nullable=True),
+            **_KAFKA_COLUMNS,
+        },
+        checks=[
+            _price_on_tick("best_bid", tick_for),
+            _price_on_tick("best_ask", tick_for),
+            _row_rule(
+                "book_not_crossed",
+                pl.col("best_bid").is_null()
+                | pl.col("best_ask").is_null()
+                | (pl.col("best_bid") < pl.col("best_ask")),
+                "best bid must be below best ask",
+            ),
+        ],
+        strict=True,
+        name="raw_prices",
+    )
+
+
+def raw_book_schema() -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "symbol": pa.Column(pl.String, nullable=False),
+            "bids": pa.Column(nullable=True),
+            "asks": pa.Column(nullable=True),
+            "time": pa.Column(pl.Int64, nullable=True),
+            "sequence": pa.Column(pl.Int64, nullable=True),
+            **_KAFKA_COLUMNS,
+        },
+        checks=[
+            _row_rule(
+                "levels_positive",
+                pl.col("bids")
+                .list.eval(
+                    (pl.element().struct.field("price") > 0)
+                    & (pl.element().struct.field("quantity") > 0)
+                )
+                .list.all()
+                .fill_null(True)
+                & pl.col("asks")
+                .list.eval(
+                    (pl.element().struct.field("price") > 0)
+                    & (pl.element().struct.field("quantity") > 0)
+                )
+                .list.all()
+                .fill_null(True),
+                "book levels need a price and a quantity > 0",
+            )
+        ],
+        strict=True,
+        name="raw_book",
+    )
+
+
+def raw_order_events_schema() -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "order_id": pa.Column(pl.String, nullable=False),
+            "event": pa.Column(pl.String, pa.Check.isin(list(ORDER_EVENT_KINDS)), nullable=False),
+            "reason": pa.Column(pl.String, nullable=True),
+            "symbol": pa.Column(pl.String, nullable=True),
+            "trader_id": pa.Column(pl.String, nullable=True),
+            "order_type": pa.Column(pl.String, nullable=True),
+            "side": pa.Column(pl.String, pa.Check.isin(["Buy", "Sell"]), nullable=True),
+            "price": pa.Column(pl.Float64, nullable=True),
+            "quantity": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
+            "filled": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
+            "remaining": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
+            "time": pa.Column(pl.Int64, nullable=True),
+            "sequence": pa.Column(pl.Int64, nullable=True),
+            **_KAFKA_COLUMNS,
+        },
+        strict=True,
+        name="raw_order_events",
+    )
+
+
+def ohlc_1m_schema() -> pa.DataFrameSchema:
+    tolerance = 1e-9
+    return pa.DataFrameSchema(
+        {
+            "symbol": pa.Column(pl.String, nullable=False),
+            "minute": pa.Column(pl.Datetime("us", "UTC"), nullable=False),
+            "open": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
+            "high": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
+            "low": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
+            "close": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
+            "volume": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
+            "trade_count": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
+            "notional": pa.Column(pl.Float64, nullable=False),
+            "vwap": pa.Column(pl.Float64, nullable=False),
+        },
+        checks=[
+            _row_rule("low_le_high", pl.col("low") <= pl.col("high"), "low must not exceed high"),
+            _row_rule(
+                "open_close_within_low_high",
+                (pl.min_horizontal("open", "close") >= pl.col("low") - tolerance)
+                & (pl.max_horizontal("open", "close") <= pl.col("high") + tolerance),
+                "open and close must lie within [low, high]",
+            ),
+            _row_rule(
+                "vwap_within_low_high",
+                (pl.col("vwap") >= pl.col("low") - tolerance)
+                & (pl.col("vwap") <= pl.col("high") + tolerance),
+                "VWAP must lie within [low, high]",
+            ),
+        ],
+        unique=["symbol", "minute"],
+        strict=True,
+        name="ohlc_1m",
+    )
+
+
+def fill_rate_schema() -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "fill_rate": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False),
+            "mean_order_fill_rate": pa.Column(
+                pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False
+            ),
+            "submitted": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
+            "filled": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
+        },
+        strict=False,
+        name="fill_rate",
+    )
+
+
+@dataclass(frozen=True)
+class Validation:
+    passed: bool
+    rows: int
+    failures: pl.DataFrame
+
+    @property
+    def failures_by_check(self) -> dict[str, int]:
+        if self.failures.is_empty():
+            return {}
+        counts = self.failures.group_by("check").len().sort("check")
+        return dict(zip(counts["check"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> Validation:
+    """Run every check of `schema` on the collected frame (lazy=True reports all failures)."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return Validation(False, frame.height, pl.DataFrame(errors.failure_cases))
+    except pa.errors.SchemaError as error:
+        failure = pl.DataFrame(
+            {"check": [str(error.check or "schema")], "failure_case": [str(error)]}
+        )
+        return Validation(False, frame.height, failure)
+    return Validation(True, frame.height, pl.DataFrame())
