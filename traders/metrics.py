@@ -1,0 +1,98 @@
+"""Prometheus metrics of the live pool, in a registry of its own (`orderbook_traders_*`).
+
+Counters are synced from `PoolStats` once per loop pass (deltas), so the hot path
+only bumps plain ints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+if TYPE_CHECKING:
+    from traders.pool import TraderPool
+
+NAMESPACE = "orderbook_traders"
+
+
+class PoolMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = registry or CollectorRegistry()
+        self.orders = Counter(
+            "orders", "Orders produced, by type.", ["type"], namespace=NAMESPACE, registry=registry
+        )
+        self.decisions = Counter(
+            "decisions", "Trader decisions taken.", namespace=NAMESPACE, registry=registry
+        )
+        self.fills = Counter(
+            "fills",
+            "Fills of our traders seen on `trades`.",
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self.market_messages = Counter(
+            "market_messages", "Market-data messages consumed, by topic.", ["topic"],
+            namespace=NAMESPACE, registry=registry,
+        )  # fmt: skip
+        self.limited = Counter(
+            "limited", "Decisions postponed by a limit, by limit.", ["limit"],
+            namespace=NAMESPACE, registry=registry,
+        )  # fmt: skip
+        self.traders = Gauge(
+            "traders", "Traders in this pool.", namespace=NAMESPACE, registry=registry
+        )
+        self.open_orders = Gauge(
+            "open_orders",
+            "Orders our traders believe open.",
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self.producer_queue = Gauge(
+            "producer_queue",
+            "Messages waiting in the producer.",
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self.pending_wakeups = Gauge(
+            "pending_wakeups",
+            "Scheduled wake-ups (at most 3 per trader).",
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self._seen: dict[str, int] = {}
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, registry=self.registry)
+
+    def _delta(self, name: str, value: int) -> int:
+        before = self._seen.get(name, 0)
+        self._seen[name] = value
+        return value - before
+
+    def update(self, pool: TraderPool) -> None:
+        stats = pool.stats
+        for order_type, value in stats.orders.items():
+            if delta := self._delta(f"orders/{order_type}", value):
+                self.orders.labels(order_type).inc(delta)
+        for topic, value in stats.market_messages.items():
+            if delta := self._delta(f"market/{topic}", value):
+                self.market_messages.labels(topic).inc(delta)
+        for limit, value in (
+            ("trader", stats.throttled_trader),
+            ("pool", stats.throttled_pool),
+            ("backpressure", stats.backpressure),
+        ):
+            if delta := self._delta(f"limit/{limit}", value):
+                self.limited.labels(limit).inc(delta)
+        if delta := self._delta("decisions", stats.decisions):
+            self.decisions.inc(delta)
+        if delta := self._delta("fills", stats.fills):
+            self.fills.inc(delta)
+        self.traders.set(pool.count)
+        self.producer_queue.set(len(pool.producer))
+        self.pending_wakeups.set(len(pool.heap))
+
+    def update_slow(self, pool: TraderPool) -> None:
+        """Gauges that walk every trader: call every few seconds, not every pass."""
+        self.open_orders.set(pool.open_order_count())

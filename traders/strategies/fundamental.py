@@ -1,0 +1,98 @@
+"""Fundamental value: buys below its estimate of fair value and sells above it.
+
+Each trader sees the symbol's fair value (traders.news) through a private, slowly
+drifting valuation error. Its target position grows with the mispricing,
+`aggressiveness` lots per tick, capped at `max_position`; it trades toward the target
+with one limit order at its valuation minus (plus) `edge` ticks. That order takes
+whatever liquidity is cheaper than the valuation and rests the rest, so the same
+trader is an aggressive taker after news and a patient liquidity provider otherwise.
+When the mispricing exceeds `urgent` ticks it uses an IOC instead, and it moves or
+cancels resting orders that the value has left behind. It speeds up when news is
+intense (`follows_news`) and, with probability `attention`, wakes shortly after each
+news jump.
+"""
+
+from __future__ import annotations
+
+import math
+
+from orderbook_platform.contracts import Order
+from traders.base import BUY, SELL, Trader
+from traders.market import Market
+
+
+class FundamentalTrader(Trader):
+    kind = "fundamental"
+    follows_news = True
+
+    def __init__(
+        self, trader_id: str, symbols: list[str], seed: int | str, *, rate: float = 1 / 20,
+        max_position: int = 30, max_open_orders: int = 3, aggressiveness: float = 2.0,
+        edge: float = 1.0, urgent: float = 6.0, valuation_noise: float = 2.0,
+        noise_persistence: float = 0.9, size: int = 5, requote_ticks: int = 2,
+        attention: float = 0.3,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            trader_id, symbols, seed, rate=rate, max_position=max_position,
+            max_open_orders=max_open_orders,
+        )  # fmt: skip
+        self.aggressiveness = aggressiveness
+        self.edge = edge
+        self.urgent = urgent
+        self.valuation_noise = valuation_noise
+        self.noise_persistence = noise_persistence
+        self.size = size
+        self.requote_ticks = requote_ticks
+        self.attention = attention
+        self.bias = {s: self.rng.gauss(0.0, valuation_noise) for s in symbols}
+
+    def valuation(self, symbol: str, market: Market) -> float:
+        """Fair value in ticks as this trader sees it (an AR(1) error per decision)."""
+        view = market.views[symbol]
+        bias = self.bias[symbol]
+        rho = self.noise_persistence
+        bias = rho * bias + math.sqrt(1 - rho * rho) * self.rng.gauss(0.0, self.valuation_noise)
+        self.bias[symbol] = bias
+        return market.fair_values[symbol].value / view.tick + bias
+
+    def decide(self, now: int, market: Market) -> list[Order]:
+        rng = self.rng
+        symbols = self.symbols
+        symbol = symbols[0] if len(symbols) == 1 else symbols[rng.randrange(len(symbols))]
+        view = market.views[symbol]
+        value = self.valuation(symbol, market)
+        mispricing = value - view.mid
+        target = max(
+            -self.max_position, min(self.max_position, round(mispricing * self.aggressiveness))
+        )
+        buy_limit = math.floor(value - self.edge)
+        sell_limit = math.ceil(value + self.edge)
+
+        inventory = self.positions[symbol].inventory
+        orders: list[Order] = []
+        # Resting orders the value has moved past, or on the wrong side of the target.
+        for order in self.idle_resting(symbol):
+            if len(orders) >= 2:
+                break
+            limit = buy_limit if order.side == BUY else sell_limit
+            if order.side * (target - inventory) < 0 or limit <= 0:
+                orders.append(self.cancel(order, now))
+            elif abs(order.price - limit) >= self.requote_ticks:
+                orders.append(self.modify(view, order, now, price=limit))
+        if orders:
+            return orders
+
+        if len(self.open_orders) >= self.max_open_orders:
+            return []
+        side = BUY if target > inventory else SELL
+        delta = target - self.exposure(symbol, side)
+        if delta == 0 or (delta > 0) != (side == BUY):
+            return []
+        urgent = abs(mispricing) > self.urgent
+        # After news it trades in bigger clips: the point is to be early.
+        size = min(abs(delta), self.size * (3 if urgent else 1))
+        price = buy_limit if side == BUY else sell_limit
+        if price <= 0:
+            return []
+        tif = "IOC" if urgent else "GTC"
+        return [self.limit(view, side, size, price, now, tif)]
