@@ -37,7 +37,7 @@ from traders.realism import RealismAccumulator
 from traders.swarm import DEFAULT_MIX, build_traders, news_wake, next_wake
 
 # 2026-11-23T09:00:00Z, a Monday: a fixed default so that runs are reproducible.
-DEFAULT_START_NS = 1_763_888_400_000_000_000
+DEFAULT_START_NS = 1_795_424_400_000_000_000
 OUTPUT_TOPICS = ("orders", TRADES, PRICES, ORDER_EVENTS, BOOK)
 _FLUSH_EVERY = 20_000
 

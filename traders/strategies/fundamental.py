@@ -65,8 +65,9 @@ class FundamentalTrader(Trader):
         target = max(
             -self.max_position, min(self.max_position, round(mispricing * self.aggressiveness))
         )
-        buy_limit = math.floor(value - self.edge)
-        sell_limit = math.ceil(value + self.edge)
+        # The epsilon keeps float noise in exp(log(price)) from costing a whole tick.
+        buy_limit = math.floor(value - self.edge + 1e-9)
+        sell_limit = math.ceil(value + self.edge - 1e-9)
 
         inventory = self.positions[symbol].inventory
         orders: list[Order] = []

@@ -67,8 +67,8 @@ class MarketMaker(Trader):
         mid = view.mid
         half = self.half_spread + self.widen * view.volatility
         shift = self.skew * self.positions[view.symbol].inventory / self.max_position
-        bid = math.floor(mid - half - shift)
-        ask = math.ceil(mid + half - shift)
+        bid = math.floor(mid - half - shift + 1e-9)
+        ask = math.ceil(mid + half - shift - 1e-9)
         # Post-only quotes must not cross the other side as we see it.
         if view.best_ask is not None and bid >= view.best_ask:
             bid = view.best_ask - 1

@@ -1,0 +1,112 @@
+"""The command line: simulate and traders run options, one-line errors, settings sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orderbook_platform.errors import PlatformError
+from traders.cli import parse_duration, parse_start, simulate_command, traders_app
+from traders.settings import load_pool_settings
+
+pytestmark = pytest.mark.unit
+
+app = typer.Typer()
+app.command("simulate")(simulate_command)
+app.add_typer(traders_app, name="traders")
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("2d", 172800)],
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "x", "1y", "-5", "0s", "1h x"])
+def test_bad_durations_are_user_errors(text):
+    with pytest.raises(PlatformError):
+        parse_duration(text)
+
+
+def test_start_accepts_iso_dates_as_utc():
+    assert parse_start("2026-11-23T09:00:00") == 1_795_424_400_000_000_000
+    assert parse_start("2026-11-23T10:00:00+01:00") == 1_795_424_400_000_000_000
+    with pytest.raises(PlatformError):
+        parse_start("yesterday")
+
+
+def test_simulate_writes_the_files_and_the_report(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--duration",
+            "3m",
+            "--traders",
+            "50",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--report",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "orders.jsonl", "trades.jsonl", "prices.jsonl", "order_events.jsonl", "book.jsonl", "realism.json",
+    }  # fmt: skip
+    report = json.loads((tmp_path / "realism.json").read_text())
+    assert report["run"]["seed"] == 1 and "XYZ" in report["symbols"]
+    assert "median_spread_ticks" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "1h"], "--out DIR is required"),
+        (["--duration", "soon", "--out", "X"], "invalid duration"),
+        (["--traders", "0", "--out", "X"], "--traders must be >= 1"),
+        (["--mix", "hft=1", "--out", "X"], "unknown strategy"),
+        (["--symbols", ",", "--out", "X"], "at least one symbol"),
+    ],
+)
+def test_simulate_refuses_bad_arguments_with_a_platform_error(args, message, tmp_path):
+    result = runner.invoke(app, ["simulate", *[a.replace("X", str(tmp_path / "o")) for a in args]])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, PlatformError) and message in str(result.exception)
+
+
+def test_pool_settings_come_from_flags_over_env_over_yaml(tmp_path, monkeypatch):
+    config = tmp_path / "ob.yaml"
+    config.write_text(
+        "traders:\n  traders: 300\n  symbols: [AAA, BBB]\n  pool_rate_limit: 500\n  mix: noise=1\n"
+    )
+    monkeypatch.setenv("OB__TRADERS__POOL_RATE_LIMIT", "700")
+    settings = load_pool_settings(config, traders=None, trader_rate_limit=3.0)
+    assert settings.traders == 300 and settings.symbols == ["AAA", "BBB"]
+    assert settings.pool_rate_limit == 700 and settings.trader_rate_limit == 3.0
+    assert settings.mix == {"noise": 1.0}
+    assert load_pool_settings(config, traders=20).traders == 20
+
+
+def test_pool_settings_refuse_bad_values_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("OB_CONFIG", raising=False)
+    from orderbook_platform.config import ConfigError
+
+    with pytest.raises(ConfigError, match="traders"):
+        load_pool_settings(None, traders=20_000)
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        load_pool_settings(None, mix={"hft": 1})
+    with pytest.raises(ConfigError, match="not found"):
+        load_pool_settings(tmp_path / "missing.yaml")
+
+
+def test_traders_run_refuses_a_bad_traders_count_before_connecting():
+    result = runner.invoke(app, ["traders", "run", "--traders", "0"])
+    assert result.exit_code != 0 and "traders" in str(result.exception)
