@@ -385,7 +385,7 @@ class TraderPool:
     def open_order_count(self) -> int:
         return sum(len(trader.open_orders) for trader in self.traders)
 
-    def drain(self) -> None:
+    def drain(self, grace_s: float = 1.0) -> None:
         """Cancel every resting order and consume until all our orders are settled."""
         self._sweep(self.clock())
         now = self.clock()
@@ -408,7 +408,7 @@ class TraderPool:
             self.producer.poll(0)
         # Settled orders cannot trade any more; a short grace period catches trades
         # published just after the events that settled them (other topics).
-        grace = time.monotonic() + 1.0
+        grace = time.monotonic() + grace_s
         while time.monotonic() < grace:
             now = self.clock()
             for message in self.consumer.consume(2000, 0.1):
