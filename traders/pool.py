@@ -66,7 +66,7 @@ _decode_event = msgspec.json.Decoder(OrderEvent).decode
 
 
 class ProducerLike(Protocol):
-    def produce(self, topic: str, value: bytes, key: bytes, timestamp: int) -> None: ...
+    def produce(self, topic: str, *, value: bytes, key: bytes, timestamp: int) -> None: ...
     def poll(self, timeout: float) -> int: ...
     def flush(self, timeout: float) -> int: ...
     def __len__(self) -> int: ...
@@ -251,7 +251,7 @@ class TraderPool:
             key = keys[order.symbol]
             while True:
                 try:
-                    produce(ORDERS_TOPIC, value, key, order.time // 1_000_000)
+                    produce(ORDERS_TOPIC, value=value, key=key, timestamp=order.time // 1_000_000)
                     break
                 except BufferError:
                     # librdkafka's own queue is full: serve delivery reports, retry.

@@ -43,7 +43,7 @@ class Loopback:
         self.trades = []
         self.stuck = False  # pretend the broker is down: nothing is delivered
 
-    def produce(self, topic: str, value: bytes, key: bytes, timestamp: int) -> None:
+    def produce(self, topic: str, *, value: bytes, key: bytes, timestamp: int) -> None:
         assert topic == "orders"
         self.queue.append((value, key, timestamp))
 
@@ -122,7 +122,9 @@ def test_orders_are_keyed_by_symbol_with_the_order_time_as_record_timestamp():
 
 def test_each_trader_stays_within_its_rate_limit():
     rate, burst, seconds = 0.5, 4, 20
-    pool, loopback = make_pool(traders=100, activity=50.0, trader_rate_limit=rate, trader_burst=burst)
+    pool, loopback = make_pool(
+        traders=100, activity=50.0, trader_rate_limit=rate, trader_burst=burst
+    )
     run_for(pool, seconds)
     per_trader = Counter(decode_order(value).trader_id for value, _, _ in loopback.produced)
     assert max(per_trader.values()) <= burst + rate * seconds
@@ -149,7 +151,7 @@ def test_backpressure_stops_decisions_and_nothing_piles_up():
 
 
 def test_market_data_reaches_every_interested_trader_once():
-    pool, loopback = make_pool(activity=5.0)
+    pool, _loopback = make_pool(activity=5.0)
     run_for(pool, 10)
     makers = [i for i, t in enumerate(pool.traders) if t.wants_quotes]
     assert makers
