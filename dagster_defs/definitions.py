@@ -37,7 +37,10 @@ def default_resources() -> dict[str, object]:
     return {
         "lake": lake,
         "io_manager": LakeIOManager(lake=lake),
-        "spark": SparkResource(lake=lake),
+        "spark": SparkResource(
+            s3_access_key=dg.EnvVar("OB__S3__ACCESS_KEY"),
+            s3_secret_key=dg.EnvVar("OB__S3__SECRET_KEY"),
+        ),
         "kafka": KafkaResource(),
         "market": MarketResource(),
         "alerts": AlertResource(

@@ -106,7 +106,11 @@ class SparkResource(PySparkResource):
     jars_dir: str | None = None
     driver_memory: str = "2g"
     shuffle_partitions: int = 4
-    lake: LakeResource = LakeResource()
+    # S3A settings of the lake's store; unset fields come from the platform settings.
+    s3_endpoint_url: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str | None = None
 
     @classmethod
     def _is_dagster_maintained(cls) -> bool:
@@ -121,7 +125,12 @@ class SparkResource(PySparkResource):
         return spark_conf(
             master=self.master,
             jars=jars,
-            s3=self.lake.s3_access(),
+            s3=LakeResource(
+                s3_endpoint_url=self.s3_endpoint_url,
+                s3_access_key=self.s3_access_key,
+                s3_secret_key=self.s3_secret_key,
+                s3_region=self.s3_region,
+            ).s3_access(),
             driver_memory=self.driver_memory,
             shuffle_partitions=self.shuffle_partitions,
             extra=self.spark_config,

@@ -41,7 +41,13 @@ def resources_for(settings: Settings, lake_root: str | None = None) -> dict[str,
     return {
         "lake": lake,
         "io_manager": LakeIOManager(lake=lake),
-        "spark": SparkResource(lake=lake, jars_dir=str(settings.stack.jars_dir)),
+        "spark": SparkResource(
+            jars_dir=str(settings.stack.jars_dir),
+            s3_endpoint_url=settings.s3.endpoint_url,
+            s3_access_key=settings.s3.access_key,
+            s3_secret_key=settings.s3.secret_key.get_secret_value(),
+            s3_region=settings.s3.region,
+        ),
         "kafka": KafkaResource(
             bootstrap_servers=kafka.bootstrap_servers,
             security_protocol=kafka.security_protocol,
