@@ -111,22 +111,25 @@ def build_hour(hour: datetime, symbols: tuple[str, ...], seed: int = 7) -> HourO
                     symbol=symbol,
                     trader_id=f"mm-{k + 1}",
                     time_in_force="GTC",
-                )  # fmt: skip
+                )
                 for k, (price, size) in enumerate([(best, 4), (second, 6)])
             ]
             kind = rng.choice(["limit-IOC", "limit-FOK", "limit-GTC", "market"])
             wanted = rng.randint(1, 14) if kind != "limit-FOK" else rng.randint(1, 10)
             taker_time = start + timedelta(seconds=2)
             taker = Order(
-                order_id=f"{run}-{symbol}-{minute}-t", order_type="market" if kind == "market" else "limit",
-                price=None if kind == "market" else second, quantity=wanted if taker_buys else -wanted,
-                time=ns(taker_time), symbol=symbol,
+                order_id=f"{run}-{symbol}-{minute}-t",
+                order_type="market" if kind == "market" else "limit",
+                price=None if kind == "market" else second,
+                quantity=wanted if taker_buys else -wanted,
+                time=ns(taker_time),
+                symbol=symbol,
                 trader_id=rng.choice(["momentum-1", "momentum-2", "noise-1"]),
                 time_in_force=None if kind == "market" else kind.split("-")[1],
-            )  # fmt: skip
+            )
             market.orders += [*makers, taker]
-            left, fill_index = wanted, 0
-            for maker in makers:
+            left = wanted
+            for fill_index, maker in enumerate(makers):
                 if left == 0:
                     break
                 quantity = min(left, abs(maker.quantity))
@@ -134,46 +137,71 @@ def build_hour(hour: datetime, symbols: tuple[str, ...], seed: int = 7) -> HourO
                 sequence += 1
                 market.trades.append(
                     Trade(
-                        left_order_id=maker.order_id, right_order_id=taker.order_id,
-                        quantity=quantity, price=maker.price,
+                        left_order_id=maker.order_id,
+                        right_order_id=taker.order_id,
+                        quantity=quantity,
+                        price=maker.price,
                         action="Buy" if taker_buys else "Sell",
                         status="filled" if left == 0 else "partial",
-                        trade_id=f"{taker.order_id}-{fill_index}", symbol=symbol,
+                        trade_id=f"{taker.order_id}-{fill_index}",
+                        symbol=symbol,
                         time=ns(taker_time + timedelta(milliseconds=1 + fill_index)),
-                        sequence=sequence, maker_trader_id=maker.trader_id,
+                        sequence=sequence,
+                        maker_trader_id=maker.trader_id,
                         taker_trader_id=taker.trader_id,
                     )
-                )  # fmt: skip
-                fill_index += 1
+                )
             for order in [*makers, taker]:
                 market.events.append(
                     OrderEvent(
-                        order_id=order.order_id, event="accepted", symbol=symbol,
-                        trader_id=order.trader_id, order_type=order.order_type,
-                        side="Buy" if order.quantity > 0 else "Sell", price=order.price,
-                        quantity=abs(order.quantity), filled=0, remaining=abs(order.quantity),
+                        order_id=order.order_id,
+                        event="accepted",
+                        symbol=symbol,
+                        trader_id=order.trader_id,
+                        order_type=order.order_type,
+                        side="Buy" if order.quantity > 0 else "Sell",
+                        price=order.price,
+                        quantity=abs(order.quantity),
+                        filled=0,
+                        remaining=abs(order.quantity),
                         time=order.time,
                     )
-                )  # fmt: skip
+                )
             for k in range(3):
                 bid = round(best - 0.01 * (k + 1), 2) if taker_buys else best
                 ask = best if taker_buys else round(best + 0.01 * (k + 1), 2)
                 moment = ns(start + timedelta(seconds=10 + k))
                 market.prices.append(
-                    Price(mid_price=round((bid + ask) / 2, 4), best_bid=bid, best_ask=ask,
-                          bid_size=5, ask_size=7, symbol=symbol, time=moment, sequence=sequence)
-                )  # fmt: skip
+                    Price(
+                        mid_price=round((bid + ask) / 2, 4),
+                        best_bid=bid,
+                        best_ask=ask,
+                        bid_size=5,
+                        ask_size=7,
+                        symbol=symbol,
+                        time=moment,
+                        sequence=sequence,
+                    )
+                )
                 market.books.append(
                     BookDepth(
-                        symbol=symbol, bids=[BookLevel(bid, 5, 1), BookLevel(round(bid - 0.01, 2), 3, 2)],
-                        asks=[BookLevel(ask, 7, 2)], time=moment, sequence=sequence,
+                        symbol=symbol,
+                        bids=[BookLevel(bid, 5, 1), BookLevel(round(bid - 0.01, 2), 3, 2)],
+                        asks=[BookLevel(ask, 7, 2)],
+                        time=moment,
+                        sequence=sequence,
                     )
-                )  # fmt: skip
+                )
         # A cancel reuses the id of the order it removes: not a duplicate new order.
         market.orders.append(
-            Order(order_id=market.orders[-3].order_id, order_type="cancel", symbol=symbol,
-                  trader_id="mm-1", time=ns(hour + timedelta(minutes=50)))
-        )  # fmt: skip
+            Order(
+                order_id=market.orders[-3].order_id,
+                order_type="cancel",
+                symbol=symbol,
+                trader_id="mm-1",
+                time=ns(hour + timedelta(minutes=50)),
+            )
+        )
     return market
 
 
@@ -204,11 +232,27 @@ def publish_aborted(settings: Settings, market: HourOfMarket) -> None:
     """An engine transaction that aborts: its order and trade must never reach the lake."""
     symbol = market.symbols[0]
     moment = ns(market.hour + timedelta(minutes=7, seconds=30))
-    order = Order(order_id=f"aborted-{uuid.uuid4().hex[:8]}", order_type="limit", price=999.99,
-                  quantity=1, time=moment, symbol=symbol, trader_id="ghost-1")  # fmt: skip
-    trade = Trade(left_order_id=order.order_id, right_order_id=order.order_id, quantity=1,
-                  price=999.99, action="Buy", status="filled", trade_id=f"{order.order_id}-0",
-                  symbol=symbol, time=moment, sequence=999)  # fmt: skip
+    order = Order(
+        order_id=f"aborted-{uuid.uuid4().hex[:8]}",
+        order_type="limit",
+        price=999.99,
+        quantity=1,
+        time=moment,
+        symbol=symbol,
+        trader_id="ghost-1",
+    )
+    trade = Trade(
+        left_order_id=order.order_id,
+        right_order_id=order.order_id,
+        quantity=1,
+        price=999.99,
+        action="Buy",
+        status="filled",
+        trade_id=f"{order.order_id}-0",
+        symbol=symbol,
+        time=moment,
+        sequence=999,
+    )
     transactional = producer(settings.kafka, **{"transactional.id": f"test-{uuid.uuid4().hex}"})
     transactional.init_transactions(30)
     transactional.begin_transaction()
