@@ -36,9 +36,10 @@ import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from engine.config import EngineConfig
+from engine.intake import decode_input
 from engine.matching import Matcher
 from engine.service_config import ORDERS, SNAPSHOTS
-from orderbook_platform.contracts import ContractError, decode_order
+from orderbook_platform.contracts import ContractError
 
 SNAPSHOT_RECORD_VERSION = 1
 _log = logging.getLogger("orderbook.engine.recovery")
@@ -148,12 +149,10 @@ def replay_orders(
     process = matcher.process
     applied = 0
     for offset, value in orders:
-        if value is None:
-            continue
         try:
-            order = decode_order(value)
+            order = decode_input(value)
         except ContractError:
-            continue
+            continue  # dead-lettered when it was live
         symbol = order.symbol if order.symbol is not None else default_symbol
         covered = symbol_offsets.get(symbol)
         if covered is not None and offset < covered:

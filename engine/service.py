@@ -24,7 +24,6 @@ are in docs/engine-service.md; the invariants the code relies on:
 
 from __future__ import annotations
 
-import base64
 import logging
 import signal
 import threading
@@ -37,6 +36,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from engine.config import EngineConfig
 from engine.events import ORDER_EVENTS, TOPICS
+from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
 from engine.matching import Matcher
 from engine.recovery import (
     SNAPSHOT_RECORD_VERSION,
@@ -57,7 +57,7 @@ from engine.telemetry import (
     TelemetryServer,
 )
 from orderbook_platform.config import Settings
-from orderbook_platform.contracts import ContractError, DeadLetter, decode_order, encode
+from orderbook_platform.contracts import ContractError, encode
 from orderbook_platform.errors import PlatformError
 from orderbook_platform.kafka.clients import consumer as make_consumer
 from orderbook_platform.kafka.clients import producer as make_producer
@@ -385,7 +385,7 @@ class EngineService:
         partitions = self._partitions
         keys = self._keys
         encode_message = encode
-        decode = decode_order
+        decode = decode_input
         events = dict.fromkeys(TOPICS, 0)
         rejects: Tally = Tally()
         orders = dlq = 0
@@ -409,8 +409,6 @@ class EngineService:
             if record_ms <= 0:
                 record_ms = time.time_ns() // 1_000_000
             try:
-                if value is None:
-                    raise ContractError("Order", "null value (tombstone)")
                 order = decode(value)
             except ContractError as exc:
                 self._dead_letter(message, exc.reason, record_ms)
@@ -454,18 +452,14 @@ class EngineService:
                 continue
 
     def _dead_letter(self, message: Message, reason: str, record_ms: int) -> None:
-        value = message.value()
         key = message.key()
-        letter = DeadLetter(
-            topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
-            error=reason,
-            value_base64=base64.b64encode(value or b"").decode(),
-            key_base64=None if key is None else base64.b64encode(key).decode(),
-            timestamp_ms=record_ms,
-        )
+        letter = dead_letter(
+            message.topic(), message.partition(), message.offset(), key, message.value(),
+            reason, record_ms,
+        )  # fmt: skip
         payload = encode(letter)
+        if key is not None:
+            key = key[:MAX_DEAD_LETTER_VALUE_BYTES]
         try:
             self._producer.produce(DLQ, payload, key, 0, timestamp=record_ms)
         except BufferError:
@@ -591,13 +585,26 @@ class EngineService:
         return PartitionState(recovered.matcher, recovered.resume_at, recovered.replayed)
 
     def _recover_owned(self) -> None:
-        """After an abort: rebuild every owned partition and rewind the consumer to it."""
+        """After an abort: rebuild every owned partition and rewind the consumer to it.
+
+        A partition the consumer no longer holds (lost while the transaction ran) is
+        dropped; the rebalance callbacks of the next poll settle the rest.
+        """
         self.health.state = RECOVERING
+        still_assigned = {tp.partition for tp in self._consumer.assignment()}
         for partition in sorted(self._partitions):
-            state = self._recover(partition)
-            self._partitions[partition] = state
-            self._consumer.seek(TopicPartition(ORDERS, partition, state.next_offset))
+            if partition not in still_assigned:
+                del self._partitions[partition]
+                continue
+            state = self._partitions[partition] = self._recover(partition)
+            try:
+                self._consumer.seek(TopicPartition(ORDERS, partition, state.next_offset))
+            except KafkaException as exc:
+                # Consuming on from anywhere else would skip or repeat orders; a restart
+                # (crash-only) is always safe, so stop rather than guess.
+                raise self._fatal("rewinding the consumer failed", exc.args[0]) from None
         self._since_snapshot = sum(s.since_snapshot for s in self._partitions.values())
+        self._publish_assignment("partitions rebuilt after an abort", sorted(self._partitions))
         self.health.state = RUNNING
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -606,6 +613,7 @@ class EngineService:
         for tp in partitions:
             state = self._recover(tp.partition)
             self._partitions[tp.partition] = state
+            self._since_snapshot += state.since_snapshot  # replayed orders count as new
             assigned.append(TopicPartition(ORDERS, tp.partition, state.next_offset))
         consumer.incremental_assign(assigned)
         self._publish_assignment("partitions assigned", [tp.partition for tp in partitions])

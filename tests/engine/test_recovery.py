@@ -1,0 +1,149 @@
+"""The pure parts of recovery: choosing snapshots, planning the replay, replaying.
+
+The Kafka parts (reading partitions, committed offsets) are covered by the
+integration tests in test_service.py against the real broker.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from engine.config import EngineConfig
+from engine.feeder import generate_orders
+from engine.intake import MAX_ORDER_BYTES
+from engine.matching import Matcher
+from engine.recovery import (
+    SNAPSHOT_RECORD_VERSION,
+    SnapshotRecord,
+    decode_snapshot,
+    encode_snapshot,
+    latest_snapshots,
+    plan_replay,
+    replay_orders,
+    snapshot_key,
+)
+from orderbook_platform.contracts import encode
+
+pytestmark = pytest.mark.unit
+
+
+def record(symbol: str, offset: int, group: str = "g", state: bytes = b"{}") -> SnapshotRecord:
+    return SnapshotRecord(SNAPSHOT_RECORD_VERSION, group, symbol, 0, offset, msgspec.Raw(state))
+
+
+def entry(r: SnapshotRecord) -> tuple[bytes, bytes]:
+    return snapshot_key(r.group, r.symbol), encode_snapshot(r)
+
+
+def test_snapshot_record_embeds_the_book_bytes_unchanged():
+    matcher = Matcher()
+    for order in generate_orders(500, seed=3, symbols=["AAA"]):
+        matcher.process(order)
+    state = matcher.snapshot_symbol("AAA")
+    decoded = decode_snapshot(encode_snapshot(record("AAA", 500, state=state)))
+    assert bytes(decoded.state) == state
+    assert (decoded.symbol, decoded.offset, decoded.group) == ("AAA", 500, "g")
+
+
+def test_snapshot_key_names_group_and_symbol_unambiguously():
+    assert snapshot_key("orderbook-engine", "XYZ") == b'["orderbook-engine","XYZ"]'
+    assert snapshot_key("a", "b/c") != snapshot_key("a/b", "c")
+
+
+def test_latest_snapshots_keeps_the_newest_record_of_each_symbol_of_its_group():
+    records = [
+        entry(record("AAA", 10)),
+        entry(record("BBB", 10)),
+        entry(record("AAA", 20)),
+        entry(record("AAA", 99, group="other")),
+        entry(record("CCC", 5, group="g-longer")),  # a group whose name extends ours
+    ]
+    latest = latest_snapshots(records, "g")
+    assert {s: r.offset for s, r in latest.items()} == {"AAA": 20, "BBB": 10}
+
+
+def test_latest_snapshots_forgets_a_symbol_after_a_tombstone_and_skips_garbage():
+    records = [
+        entry(record("AAA", 10)),
+        (snapshot_key("g", "AAA"), None),
+        (snapshot_key("g", "BBB"), b"not json"),
+        (None, encode_snapshot(record("CCC", 1))),
+    ]
+    assert latest_snapshots(records, "g") == {}
+
+
+def test_plan_without_snapshot_or_commit_starts_at_the_partition_start():
+    plan = plan_replay([], None, 0)
+    assert (plan.replay_from, plan.replay_to, plan.resume_at) == (0, 0, 0)
+
+
+def test_plan_without_snapshot_replays_everything_before_the_committed_offset():
+    plan = plan_replay([], 700, 0)
+    assert (plan.replay_from, plan.replay_to, plan.resume_at) == (0, 700, 700)
+
+
+def test_plan_replays_from_the_oldest_snapshot_to_the_committed_offset():
+    plan = plan_replay([record("AAA", 400), record("BBB", 300)], 900, 0)
+    assert (plan.replay_from, plan.replay_to, plan.resume_at) == (300, 900, 900)
+
+
+def test_plan_trusts_a_snapshot_ahead_of_a_stale_committed_offset():
+    # The snapshot was committed with offsets >= its own, so the outputs up to it exist.
+    plan = plan_replay([record("AAA", 500)], 450, 0)
+    assert (plan.replay_from, plan.replay_to, plan.resume_at) == (500, 500, 500)
+
+
+def test_plan_never_reads_below_the_low_watermark():
+    plan = plan_replay([record("AAA", 100)], 900, 250)
+    assert (plan.replay_from, plan.replay_to, plan.resume_at) == (250, 900, 900)
+
+
+def feed(matcher: Matcher, orders) -> None:
+    for order in orders:
+        matcher.process(order)
+
+
+def test_snapshot_plus_replay_rebuilds_the_uninterrupted_book():
+    orders = list(generate_orders(6000, seed=11, symbols=["AAA", "BBB", "CCC"]))
+    values = [(offset, encode(order)) for offset, order in enumerate(orders)]
+    live = Matcher()
+    feed(live, orders[:2500])
+    snapshots = {s: (live.snapshot_symbol(s), 2500) for s in live.symbols()}
+    feed(live, orders[2500:])
+
+    rebuilt = Matcher()
+    for state, _ in snapshots.values():
+        rebuilt.load_symbol(state)
+    applied = replay_orders(rebuilt, values[2500:], {s: o for s, (_, o) in snapshots.items()})
+    assert applied == 3500
+    assert rebuilt.state_hash() == live.state_hash()
+
+
+def test_replay_applies_an_order_only_to_books_that_have_not_seen_it():
+    # Symbols snapshotted at different offsets: replay from the oldest, skip the rest.
+    orders = list(generate_orders(3000, seed=5, symbols=["AAA", "BBB"]))
+    values = [(offset, encode(order)) for offset, order in enumerate(orders)]
+    live = Matcher()
+    feed(live, orders[:1000])
+    aaa = live.snapshot_symbol("AAA")
+    feed(live, orders[1000:2000])
+    bbb = live.snapshot_symbol("BBB")
+    feed(live, orders[2000:])
+
+    rebuilt = Matcher()
+    rebuilt.load_symbol(aaa)
+    rebuilt.load_symbol(bbb)
+    replay_orders(rebuilt, values[1000:], {"AAA": 1000, "BBB": 2000})
+    assert rebuilt.state_hash() == live.state_hash()
+
+
+def test_replay_skips_what_the_live_loop_dead_letters():
+    order = next(generate_orders(1, seed=1, symbols=["AAA"]))
+    matcher = Matcher(EngineConfig())
+    oversized = b" " * (MAX_ORDER_BYTES + 1)
+    applied = replay_orders(
+        matcher, [(0, b"garbage"), (1, None), (2, oversized), (3, encode(order))], {}
+    )
+    assert applied == 1
+    assert matcher.symbols() == ["AAA"]
