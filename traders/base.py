@@ -45,8 +45,8 @@ class OpenOrder:
     """An order this trader believes may still trade."""
 
     __slots__ = (
-        "cancel_sent", "modify_sent", "order_id", "price", "remaining", "sent_at", "side", "state",
-        "symbol", "tif",
+        "cancel_sent", "modify_sent", "order_id", "price", "remaining", "rests", "sent_at", "side",
+        "state", "symbol", "tif",
     )  # fmt: skip
 
     def __init__(
@@ -63,15 +63,13 @@ class OpenOrder:
         self.state = PENDING
         self.cancel_sent = False
         self.modify_sent = False
+        # Whether it can rest on the book (a GTC limit); a plain attribute, read often.
+        self.rests = tif == "GTC" and price is not None
 
     @property
     def busy(self) -> bool:
         """A cancel or modify is in flight: decide nothing about it until it resolves."""
         return self.cancel_sent or self.modify_sent
-
-    @property
-    def rests(self) -> bool:
-        return self.tif == "GTC" and self.price is not None
 
 
 class Position:

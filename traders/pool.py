@@ -277,52 +277,76 @@ class TraderPool:
                         heapq.heappush(heap, (when, offset + index))
 
     def wake_due(self, now: int, limit: int = 5000) -> int:
-        """Run the decisions that are due at `now` (at most `limit`); returns how many."""
+        """Run the decisions that are due at `now` (at most `limit`); returns how many.
+
+        The pool bucket and the producer queue are checked once per batch of decisions
+        (each decision emits at most MAX_ORDERS_PER_DECISION orders, so a batch can
+        never overdraw either); the per-trader bucket is checked per decision.
+        """
         heap = self.heap
+        if not heap or heap[0][0] > now:
+            return 0
+        stats = self.stats
+        seconds = now / SECOND
+        room = self.config.max_in_flight - len(self.producer)
+        if room < MAX_ORDERS_PER_DECISION:
+            stats.backpressure += 1
+            return 0
+        pool_tokens = self.pool_bucket.available(0, seconds)
+        budget = min(
+            limit, int(pool_tokens) // MAX_ORDERS_PER_DECISION, room // MAX_ORDERS_PER_DECISION
+        )
+        if budget <= 0:
+            stats.throttled_pool += 1
+            return 0
         count = self.count
         traders = self.traders
         market = self.market
-        stats = self.stats
+        views = self.views
         buckets = self.trader_buckets
-        pool = self.pool_bucket
-        seconds = now / SECOND
-        max_in_flight = self.config.max_in_flight
+        tokens, last = buckets.tokens, buckets.last
+        rate, burst = buckets.rate, buckets.burst
+        heappop, heappush = heapq.heappop, heapq.heappush
+        send = self._send
         done = 0
-        while heap and heap[0][0] <= now and done < limit:
-            if len(self.producer) >= max_in_flight:
-                stats.backpressure += 1
-                break
-            if pool.available(0, seconds) < MAX_ORDERS_PER_DECISION:
-                stats.throttled_pool += 1
-                break
-            _, key = heapq.heappop(heap)
+        sent = 0
+        while heap and heap[0][0] <= now and done < budget:
+            _, key = heappop(heap)
             index = key % count
             kind = key // count  # 0 regular, 1 quote reaction, 2 news
             trader = traders[index]
-            if buckets.available(index, seconds) < MAX_ORDERS_PER_DECISION:
-                # Come back when the bucket allows; a regular wake keeps its place in line.
+            available = tokens[index] + (seconds - last[index]) * rate
+            if available > burst:
+                available = burst
+            tokens[index] = available
+            last[index] = seconds
+            if available < MAX_ORDERS_PER_DECISION:
+                # Come back when the bucket allows; the wake-up is postponed, not lost.
                 stats.throttled_trader += 1
-                retry = now + int(buckets.wait(index, MAX_ORDERS_PER_DECISION) * SECOND) + 1
-                heapq.heappush(heap, (retry, key))
+                retry = now + int((MAX_ORDERS_PER_DECISION - available) / rate * SECOND) + 1
+                heappush(heap, (retry, key))
                 continue
-            if kind == 1:
+            if kind == 0:
+                orders = trader.decide(now, market)
+                heappush(heap, (next_wake(trader, now, market), key))
+            elif kind == 1:
                 self.reaction_pending[index] = False
                 orders = []
                 for symbol in trader.symbols:
-                    orders.extend(trader.on_quote(now, self.views[symbol], market))
+                    orders.extend(trader.on_quote(now, views[symbol], market))
             else:
+                self.news_pending[index] = False
                 orders = trader.decide(now, market)
-                if kind == 0:
-                    heapq.heappush(heap, (next_wake(trader, now, market), key))
-                else:
-                    self.news_pending[index] = False
-            stats.decisions += 1
             done += 1
             if orders:
                 del orders[MAX_ORDERS_PER_DECISION:]
-                buckets.take(index, len(orders))
-                pool.take(0, len(orders))
-                self._send(orders)
+                tokens[index] = available - len(orders)
+                sent += len(orders)
+                send(orders)
+        stats.decisions += done
+        self.pool_bucket.take(0, sent)
+        if done == budget and heap and heap[0][0] <= now:
+            stats.throttled_pool += budget < limit
         return done
 
     def step(self, now: int, consume_timeout: float = 0.0) -> None:

@@ -18,12 +18,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 from orderbook_platform.config import CONFIG_FILE_ENV, ConfigError
@@ -101,11 +102,11 @@ class PoolSettings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get(CONFIG_FILE_ENV)
         if config_file:
-            sources.append(
-                YamlConfigSettingsSource(
-                    settings_cls, yaml_file=config_file, yaml_config_section="traders"
-                )
-            )
+            # The platform's file may have no `traders:` section at all: that is fine.
+            section = (yaml.safe_load(Path(config_file).read_text()) or {}).get("traders") or {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"{config_file}: `traders:` must be a mapping")
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=section))
         return tuple(sources)
 
 

@@ -88,6 +88,8 @@ def test_pool_settings_come_from_flags_over_env_over_yaml(tmp_path, monkeypatch)
         "traders:\n  traders: 300\n  symbols: [AAA, BBB]\n  pool_rate_limit: 500\n  mix: noise=1\n"
     )
     monkeypatch.setenv("OB__TRADERS__POOL_RATE_LIMIT", "700")
+    # load_pool_settings exports the file as $OB_CONFIG; monkeypatch restores it after.
+    monkeypatch.setenv("OB_CONFIG", str(config))
     settings = load_pool_settings(config, traders=None, trader_rate_limit=3.0)
     assert settings.traders == 300 and settings.symbols == ["AAA", "BBB"]
     assert settings.pool_rate_limit == 700 and settings.trader_rate_limit == 3.0
@@ -105,6 +107,13 @@ def test_pool_settings_refuse_bad_values_in_one_line(tmp_path, monkeypatch):
         load_pool_settings(None, mix={"hft": 1})
     with pytest.raises(ConfigError, match="not found"):
         load_pool_settings(tmp_path / "missing.yaml")
+
+
+def test_pool_settings_without_a_traders_section_use_defaults(tmp_path, monkeypatch):
+    config = tmp_path / "ob.yaml"
+    config.write_text("kafka:\n  bootstrap_servers: x:1\n")
+    monkeypatch.setenv("OB_CONFIG", str(config))
+    assert load_pool_settings(config).traders == 200
 
 
 def test_traders_run_refuses_a_bad_traders_count_before_connecting():
