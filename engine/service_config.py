@@ -53,7 +53,7 @@ class ServiceConfig:
     metrics_host: str = "127.0.0.1"
     max_idle_seconds: float | None = None
     session_timeout_ms: int = 10_000
-    transaction_timeout_ms: int = 20_000
+    transaction_timeout_ms: int = 10_000
     poll_timeout_s: float = 0.2
 
     def __post_init__(self) -> None:

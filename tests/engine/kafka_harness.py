@@ -291,10 +291,34 @@ def read_topic(settings: Settings, topic: str, start: dict[int, int] | None = No
     return records
 
 
+def wait_until_settled(settings: Settings, topics: Iterable[str]) -> None:
+    """Wait until no transaction is open on `topics` (last stable offset == high watermark).
+
+    A replica killed mid-transaction leaves its transaction open until the broker times
+    it out (transaction.timeout.ms); read_committed readers stop at it until then.
+    """
+
+    def settled() -> bool:
+        uncommitted = _client(settings, **{"isolation.level": "read_uncommitted"})
+        try:
+            for topic in topics:
+                stable = end_offsets(settings, topic)
+                for partition, lso in stable.items():
+                    tp = TopicPartition(topic, partition)
+                    if uncommitted.get_watermark_offsets(tp, timeout=10)[1] != lso:
+                        return False
+            return True
+        finally:
+            uncommitted.close()
+
+    wait_for(settled, f"open transactions on {', '.join(topics)} to end")
+
+
 def outputs_by_symbol(
     settings: Settings, start: dict[str, dict[int, int]], symbols: set[str]
 ) -> dict[tuple[str, str], list[bytes]]:
     """(topic, symbol) -> values in publication order, for the given symbols only."""
+    wait_until_settled(settings, OUTPUT_TOPICS)
     result: dict[tuple[str, str], list[bytes]] = defaultdict(list)
     for topic in OUTPUT_TOPICS:
         for record in read_topic(settings, topic, start[topic]):
@@ -323,6 +347,7 @@ def offline_replay(
 
 def snapshots_of(settings: Settings, group: str) -> dict[str, SnapshotRecord]:
     """The latest snapshot record per symbol of `group`, over all partitions."""
+    wait_until_settled(settings, ["engine.snapshots"])
     latest: dict[str, SnapshotRecord] = {}
     by_partition: dict[int, list[Record]] = defaultdict(list)
     for record in read_topic(settings, "engine.snapshots"):
