@@ -45,8 +45,9 @@ def _price_on_tick(column: str, tick_for: TickFor, applies: pl.Expr | None = Non
     )
 
 
-def _row_rule(name: str, rule: pl.Expr, error: str) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(rule), name=name, error=error)
+def _row_rule(name: str, rule: pl.Expr, why: str) -> pa.Check:
+    # No `error=`: pandera would report the text instead of the check's name.
+    return pa.Check(lambda data: data.lazyframe.select(rule), name=name, description=why)
 
 
 def raw_orders_schema(tick_for: TickFor) -> pa.DataFrameSchema:

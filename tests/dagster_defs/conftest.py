@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from market_data import HourOfMarket, build_hour, publish
+from market_data import HourOfMarket, build_hour, past_hour, publish
 
 from orderbook_platform.config import Settings
-
-
-def past_hour(hours_ago: int) -> datetime:
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    return now - timedelta(hours=hours_ago)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import random
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Producer
 
@@ -22,6 +22,12 @@ from orderbook_platform.contracts import (
     encode,
 )
 from orderbook_platform.kafka.clients import producer
+
+
+def past_hour(hours_ago: int) -> datetime:
+    """A complete past hour, inside the topics' 7-day retention."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return now - timedelta(hours=hours_ago)
 
 
 def ns(moment: datetime) -> int:
