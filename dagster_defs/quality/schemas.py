@@ -40,9 +40,7 @@ def _price_on_tick(column: str, tick_for: TickFor, applies: pl.Expr | None = Non
         scope = applies if applies is not None else pl.lit(True)
         return data.lazyframe.select(pl.col(column).is_null() | ~scope | on_tick)
 
-    return pa.Check(
-        check, name=f"{column}_on_tick", error=f"{column} is not a whole number of ticks"
-    )
+    return pa.Check(check, name=f"{column}_on_tick")
 
 
 def _row_rule(name: str, rule: pl.Expr, why: str) -> pa.Check:
