@@ -42,6 +42,7 @@ class PoolMetrics:
         self.traders = Gauge(
             "traders", "Traders in this pool.", namespace=NAMESPACE, registry=registry
         )
+        # Set by the pool's periodic sweep: counting walks every trader.
         self.open_orders = Gauge(
             "open_orders",
             "Orders our traders believe open.",
@@ -92,7 +93,3 @@ class PoolMetrics:
         self.traders.set(pool.count)
         self.producer_queue.set(len(pool.producer))
         self.pending_wakeups.set(len(pool.heap))
-
-    def update_slow(self, pool: TraderPool) -> None:
-        """Gauges that walk every trader: call every few seconds, not every pass."""
-        self.open_orders.set(pool.open_order_count())

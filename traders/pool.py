@@ -383,6 +383,8 @@ class TraderPool:
         self.stats.max_open_orders_per_trader = widest
         if total > self.stats.max_open_orders_total:
             self.stats.max_open_orders_total = total
+        if self.metrics is not None:
+            self.metrics.open_orders.set(total)
 
     # ------------------------------------------------------------------ run and stop
 

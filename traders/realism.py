@@ -148,6 +148,8 @@ def symbol_report(facts: _SymbolFacts) -> dict:
     spread_total = sum(spreads.values())
     figures = {
         "returns": len(returns),
+        # Rough standard error of an autocorrelation estimate: read ACs against it.
+        "autocorr_standard_error": 1 / math.sqrt(len(returns)) if returns else math.nan,
         "return_std_bp": _std(returns) * 1e4,
         "excess_kurtosis": excess_kurtosis(returns),
         "return_autocorr_lag1": autocorrelation(returns, 1),

@@ -159,3 +159,23 @@ def test_market_data_reaches_every_interested_trader_once():
     pending = Counter(key % pool.count for _, key in pool.heap if key // pool.count == 1)
     assert all(count == 1 for count in pending.values())
     assert pool.stats.market_messages["prices"] > 0
+
+
+def test_metrics_follow_the_pool_stats():
+    from prometheus_client import generate_latest
+
+    from traders.metrics import PoolMetrics
+
+    metrics = PoolMetrics()
+    config = PoolSettings(traders=100, symbols=["XYZ"], run_id="m", seed=1, activity=5.0)
+    loopback = Loopback(["XYZ"])
+    pool = TraderPool(config, loopback, loopback, clock=lambda: T0, metrics=metrics)
+    run_for(pool, 10)
+    text = generate_latest(metrics.registry).decode()
+    sent = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("orderbook_traders_orders_total{")
+    )
+    assert sent == pool.stats.orders_sent > 0
+    assert "orderbook_traders_traders 100.0" in text
