@@ -1,0 +1,437 @@
+"""The engine through Kafka: sustained orders/s with transactions, and produce-to-trade latency.
+
+    uv run python bench/engine_kafka_bench.py                       # 200k orders, rates 5k,20k
+    uv run python bench/engine_kafka_bench.py --orders 50000 --rates 10000 --seconds 5
+
+Starts its own stack (KRaft broker + S3Proxy) on free ports in a temporary directory
+and removes it at the end. Everything runs as separate processes, as in production:
+the engine is `orderbook engine run`; the baselines and the latency reader are this
+script in worker mode.
+
+Figures printed:
+- throughput from a backlog: N seeded orders are produced first, then the consumer
+  is started and timed from its first assignment to the moment its committed offsets
+  reach the end of `orders` (polled every 20 ms);
+  * engine: decode, match, produce every event, transactions (EOS);
+  * baseline "passthrough": consume -> produce each record unchanged to a private topic,
+    no transactions (idempotent producer, async offset commits): the floor of any
+    Python consume-produce loop on this machine;
+  * baseline "passthrough + txn": the same with transactions, to separate the cost of
+    transactions from the cost of matching;
+- latency at a paced rate: orders are produced at R/s with `time` = now; a reader
+  process consumes `trades` (read_committed) and measures now - trade.time, i.e. from
+  the taker order's produce call to the trade being readable (p50/p99/p99.9/max); the
+  same for the passthrough baseline's output.
+No assertions: the targets (>= 50k orders/s, p99 < 50 ms) are reported, not enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import msgspec
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+PASSTHROUGH = "bench.passthrough"
+SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "NFLX")
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _worker_passthrough(bootstrap: str, group: str, transactional: bool) -> None:
+    """consume `orders` -> produce the same bytes to PASSTHROUGH, same partition."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 100,
+        }
+    )  # fmt: skip
+    config = {
+        "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+        "linger.ms": 2, "compression.type": "lz4", "queue.buffering.max.messages": 2_000_000,
+        "retry.backoff.ms": 10, "retry.backoff.max.ms": 100,  # as the engine's producer
+    }  # fmt: skip
+    if transactional:
+        config["transactional.id"] = f"bench-passthrough-{group}"
+    producer = Producer(config)
+    if transactional:
+        producer.init_transactions(30)
+    consumer.subscribe(["orders"])
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    print("ready", flush=True)
+    produce = producer.produce
+    while not stop:
+        first = consumer.poll(0.2)
+        if first is None:
+            continue
+        batch = [first, *consumer.consume(1999, 0)]
+        if transactional:
+            producer.begin_transaction()
+        offsets: dict[int, int] = {}
+        for message in batch:
+            if message.error() is not None:
+                continue
+            partition = message.partition()
+            produce(PASSTHROUGH, message.value(), message.key(), partition,
+                    timestamp=message.timestamp()[1])  # fmt: skip
+            offsets[partition] = message.offset() + 1
+        positions = [TopicPartition("orders", p, o) for p, o in offsets.items()]
+        if transactional:
+            producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata())
+            producer.commit_transaction()
+        else:
+            producer.poll(0)
+            consumer.commit(offsets=positions, asynchronous=True)
+    producer.flush(30)
+    consumer.close()
+
+
+def _worker_reader(bootstrap: str, topic: str, since_ns: int) -> None:
+    """Read `topic` from its end; on SIGTERM print latency stats of records since `since_ns`."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap, "group.id": f"bench-reader-{uuid.uuid4().hex[:6]}",
+            "isolation.level": "read_committed", "enable.auto.commit": False,
+            "fetch.wait.max.ms": 5,
+        }
+    )  # fmt: skip
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    start = []
+    for partition in partitions:
+        high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+        start.append(TopicPartition(topic, partition, high))
+    consumer.assign(start)
+    decode = msgspec.json.Decoder(dict).decode
+    latencies: list[int] = []
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    print("ready", flush=True)
+    while not stop:
+        first = consumer.poll(0.1)
+        if first is None:
+            continue
+        received = time.time_ns()
+        for message in [first, *consumer.consume(5000, 0)]:
+            if message.error() is not None:
+                continue
+            sent = decode(message.value()).get("time") or 0
+            if sent >= since_ns:
+                latencies.append(received - sent)
+    consumer.close()
+    print(json.dumps(_percentiles(latencies)), flush=True)
+
+
+def _percentiles(latencies_ns: list[int]) -> dict[str, float]:
+    if not latencies_ns:
+        return {"count": 0}
+    values = sorted(latencies_ns)
+
+    def at(q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))] / 1e6
+
+    return {
+        "count": len(values),
+        "p50_ms": at(0.50),
+        "p99_ms": at(0.99),
+        "p999_ms": at(0.999),
+        "max_ms": values[-1] / 1e6,
+        "mean_ms": statistics.fmean(values) / 1e6,
+    }
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, settings, env: dict[str, str]) -> None:
+        self.args = args
+        self.settings = settings
+        self.env = env
+        self.bootstrap = settings.kafka.bootstrap_servers
+        self.processes: list[subprocess.Popen] = []
+
+    def spawn(self, argv: list[str], log: Path | None = None) -> subprocess.Popen:
+        process = subprocess.Popen(
+            argv, env=self.env, text=True,
+            stdout=subprocess.PIPE if log is None else open(log, "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT if log is not None else None,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def worker(self, *worker_args: str) -> subprocess.Popen:
+        process = self.spawn([sys.executable, __file__, "--worker", *worker_args])
+        assert process.stdout.readline().strip() == "ready"
+        return process
+
+    def engine(self, group: str, log: Path) -> subprocess.Popen:
+        argv = [
+            sys.executable, "-m", "orderbook_platform.cli.main", "engine", "run",
+            "--group", group, "--instance-id", "bench", "--metrics-port", "0",
+            "--batch-size", str(self.args.batch_size),
+            "--snapshot-every", str(self.args.snapshot_every),
+        ]  # fmt: skip
+        return self.spawn(argv, log)
+
+    def end_offsets(self) -> dict[int, int]:
+        client = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-offsets"})
+        try:
+            return {
+                p: client.get_watermark_offsets(TopicPartition("orders", p), timeout=10)[1]
+                for p in range(self.settings.topics.partitions)
+            }
+        finally:
+            client.close()
+
+    def committed(self, client: Consumer) -> dict[int, int]:
+        tps = [TopicPartition("orders", p) for p in range(self.settings.topics.partitions)]
+        return {tp.partition: tp.offset for tp in client.committed(tps, timeout=10)}
+
+    def time_until_caught_up(self, group: str, started: float | None = None) -> float:
+        """Seconds from the first committed progress (or `started`) to the end of orders."""
+        target = self.end_offsets()
+        client = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
+        try:
+            baseline = self.committed(client)
+            first_progress = started
+            while True:
+                done = self.committed(client)
+                now = time.perf_counter()
+                if first_progress is None and done != baseline:
+                    first_progress = now
+                if all(done[p] >= target[p] for p in target):
+                    return now - (first_progress or now)
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def produce_backlog(self, count: int, seed: int) -> float:
+        from engine.feeder import generate_orders
+        from orderbook_platform.contracts import encode
+
+        producer = Producer(
+            {"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+             "linger.ms": 20, "compression.type": "lz4"}
+        )  # fmt: skip
+        started = time.perf_counter()
+        now = time.time_ns()
+        for order in generate_orders(count, seed=seed, symbols=SYMBOLS, start_ns=now, step_ns=1000):
+            while True:
+                try:
+                    producer.produce("orders", encode(order), order.symbol.encode(),
+                                     timestamp=order.time // 1_000_000)  # fmt: skip
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.flush(120)
+        return count / (time.perf_counter() - started)
+
+    def produce_paced(self, rate: float, seconds: float, seed: int) -> tuple[int, float]:
+        """Produce at `rate`/s for `seconds`, each order's time = now; returns (sent, rate)."""
+        from engine.feeder import generate_orders
+        from orderbook_platform.contracts import encode
+
+        producer = Producer(
+            {"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+             "linger.ms": 1, "compression.type": "lz4"}
+        )  # fmt: skip
+        count = int(rate * seconds)
+        started = time.perf_counter()
+        sent = 0
+        replace = msgspec.structs.replace
+        for order in generate_orders(count, seed=seed, symbols=SYMBOLS):
+            ahead = started + sent / rate - time.perf_counter()
+            if ahead > 0.001:
+                producer.poll(0)
+                time.sleep(ahead)
+            order = replace(order, time=time.time_ns())
+            while True:
+                try:
+                    producer.produce("orders", encode(order), order.symbol.encode(),
+                                     timestamp=order.time // 1_000_000)  # fmt: skip
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            producer.poll(0)
+            sent += 1
+        producer.flush(60)
+        return sent, sent / (time.perf_counter() - started)
+
+    def latency(self, group: str, topic: str, rate: float, seed: int) -> dict[str, float]:
+        since = time.time_ns()
+        reader = self.worker("reader", self.bootstrap, topic, str(since))
+        _sent, achieved = self.produce_paced(rate, self.args.seconds, seed)
+        self.time_until_caught_up(group, started=time.perf_counter())
+        time.sleep(0.5)  # the last commit's markers
+        reader.send_signal(signal.SIGTERM)
+        out, _ = reader.communicate(timeout=60)
+        stats = json.loads(out.strip().splitlines()[-1])
+        stats["offered_rate"] = achieved
+        return stats
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _create_passthrough_topic(bootstrap: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(PASSTHROUGH, partitions, 1)])
+    for future in futures.values():
+        future.result(30)
+
+
+def run(args: argparse.Namespace) -> None:
+    from engine.service_config import ServiceConfig  # noqa: F401 (fail fast if the engine is missing)
+    from orderbook_platform.kafka.topics import apply_topics
+    from orderbook_platform.stack import Stack
+    from orderbook_platform.testing import settings_env, stack_settings_for
+
+    with tempfile.TemporaryDirectory(prefix="engine-kafka-bench-") as tmp:
+        settings = stack_settings_for(Path(tmp) / ".orderbook")
+        stack = Stack(settings)
+        print(f"starting a private stack on {settings.kafka.bootstrap_servers} ...", flush=True)
+        stack.up()
+        bench = Bench(args, settings, settings_env(settings))
+        try:
+            apply_topics(settings)
+            _create_passthrough_topic(settings.kafka.bootstrap_servers, settings.topics.partitions)
+            results = measure(bench, Path(tmp))
+        finally:
+            bench.stop_all()
+            stack.down(purge=True)
+    report(args, results)
+
+
+def measure(bench: Bench, tmp: Path) -> dict:
+    args = bench.args
+    results: dict = {"latency": {}}
+    results["produce_rate"] = bench.produce_backlog(args.orders, seed=args.seed)
+    print(f"backlog of {args.orders:,} orders produced", flush=True)
+
+    for name, transactional in (("passthrough", "0"), ("passthrough + txn", "1")):
+        group = f"bench-{name.replace(' + ', '-')}"
+        started = time.perf_counter()
+        worker = bench.worker("passthrough", bench.bootstrap, group, transactional)
+        seconds = bench.time_until_caught_up(group)
+        results[name] = args.orders / seconds
+        print(f"{name}: {results[name]:,.0f} orders/s "
+              f"(first progress after {time.perf_counter() - started - seconds:.1f} s)", flush=True)  # fmt: skip
+        if name == "passthrough":
+            for rate in args.rates:
+                stats = bench.latency(group, PASSTHROUGH, rate, seed=args.seed + int(rate))
+                results["latency"][name, rate] = stats
+                print(f"  latency @ {rate:,.0f}/s: {stats}", flush=True)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+
+    engine_log = tmp / "engine.log"
+    engine = bench.engine("bench-engine", engine_log)
+    seconds = bench.time_until_caught_up("bench-engine")
+    results["engine"] = args.orders / seconds
+    print(f"engine: {results['engine']:,.0f} orders/s", flush=True)
+    for rate in args.rates:
+        stats = bench.latency("bench-engine", "trades", rate, seed=args.seed + 7 * int(rate))
+        results["latency"]["engine", rate] = stats
+        print(f"  latency @ {rate:,.0f}/s: {stats}", flush=True)
+    engine.send_signal(signal.SIGTERM)
+    engine.wait(60)
+    totals = [
+        json.loads(line)
+        for line in engine_log.read_text().splitlines()
+        if line.startswith("{") and '"engine stopped"' in line
+    ]
+    results["engine_totals"] = totals[-1] if totals else {}
+    rounds = [
+        json.loads(line)
+        for line in engine_log.read_text().splitlines()
+        if line.startswith("{") and '"snapshot round"' in line
+    ]
+    results["largest_snapshot_record"] = max((r["largest_record_bytes"] for r in rounds), default=0)
+    return results
+
+
+def report(args: argparse.Namespace, results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Engine through Kafka ({args.orders:,} orders, batch {args.batch_size})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("vs passthrough", justify="right")
+    base = results["passthrough"]
+    table.add_row("feeder produce rate", f"{results['produce_rate']:,.0f}/s", "")
+    for name in ("passthrough", "passthrough + txn", "engine"):
+        table.add_row(
+            f"{name} (backlog)", f"{results[name]:,.0f} orders/s", f"{results[name] / base:.2f}x"
+        )
+    for (name, rate), stats in results["latency"].items():
+        if not stats.get("count"):
+            table.add_row(f"{name} latency @ {rate:,.0f}/s", "no samples", "")
+            continue
+        table.add_row(
+            f"{name} produce->readable @ {rate:,.0f}/s",
+            f"p50 {stats['p50_ms']:.1f} / p99 {stats['p99_ms']:.1f} / "
+            f"p99.9 {stats['p999_ms']:.1f} / max {stats['max_ms']:.1f} ms "
+            f"(n={stats['count']:,}, offered {stats['offered_rate']:,.0f}/s)",
+            "",
+        )
+    totals = results.get("engine_totals", {})
+    if totals:
+        table.add_row("engine events", json.dumps(totals.get("events", {})), "")
+    table.add_row("largest snapshot record", f"{results['largest_snapshot_record']:,} bytes", "")
+    Console().print(table)
+    print(f"cpus: {os.cpu_count()}  targets: >= 50,000 orders/s sustained, p99 < 50 ms")
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
+        kind, *rest = sys.argv[2:]
+        if kind == "passthrough":
+            _worker_passthrough(rest[0], rest[1], rest[2] == "1")
+        elif kind == "reader":
+            _worker_reader(rest[0], rest[1], int(rest[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")],
+                        default=[5000.0, 20000.0])  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=10.0, help="per latency run")
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--snapshot-every", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=1)
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
