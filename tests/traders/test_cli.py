@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from orderbook_platform.cli.common import ConfigOption, set_settings
 from orderbook_platform.errors import PlatformError
 from traders.cli import parse_duration, parse_start, simulate_command, traders_app
 from traders.settings import load_pool_settings
@@ -119,3 +120,19 @@ def test_pool_settings_without_a_traders_section_use_defaults(tmp_path, monkeypa
 def test_traders_run_refuses_a_bad_traders_count_before_connecting():
     result = runner.invoke(app, ["traders", "run", "--traders", "0"])
     assert result.exit_code != 0 and "traders" in str(result.exception)
+
+
+def test_the_commands_mount_under_a_root_app_like_the_main_cli():
+    root = typer.Typer()
+
+    @root.callback()
+    def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+        set_settings(ctx, config)
+
+    root.add_typer(traders_app, name="traders")
+    root.command("simulate")(simulate_command)
+    assert runner.invoke(root, ["traders", "run", "--help"]).exit_code == 0
+    result = runner.invoke(
+        root, ["simulate", "--duration", "1m", "--traders", "20", "--out", "/dev/null/x"]
+    )
+    assert result.exit_code != 0 and isinstance(result.exception, PlatformError)
