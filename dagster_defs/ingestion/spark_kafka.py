@@ -11,6 +11,16 @@ Why each Kafka option (DESIGN §5):
 - `kafka.isolation.level=read_committed`: Java clients default to read_uncommitted, which would
   let an aborted engine transaction's records into the lake;
 - `failOnDataLoss=true`: a window whose offsets were deleted by retention fails loudly.
+
+The end of the window is NOT looked up with `endingTimestamp` by default. `offsetsForTimes`
+returns the first offset whose timestamp is >= the bound, and transaction markers carry the
+broker's wall-clock time: a commit/abort marker written after the hour's end but placed
+before some of the hour's records (a lagging producer, a replay, a backfill) makes the lookup
+stop early and silently drops those records (reproduced in tests/dagster_defs). So the read
+ends at the latest committed offset (`endingOffsets=latest`, the LSO under read_committed)
+and the `timestamp` filter bounds the window; `ending="timestamp"` opts back into the
+lookup for topics with monotonic timestamps and no transactions. The start bound is safe:
+a marker can only move it earlier, and the filter drops the extra records.
 """
 
 from __future__ import annotations
@@ -187,14 +197,20 @@ def read_topic_window(
     topic: str,
     start: datetime,
     end: datetime,
+    ending: str = "latest",
 ) -> DataFrame:
     """Committed records of `topic` with a Kafka timestamp in [start, end), typed."""
+    end_bound = (
+        {"endingTimestamp": str(_millis(end))}
+        if ending == "timestamp"
+        else {"endingOffsets": "latest"}
+    )
     records = (
         spark.read.format("kafka")
         .options(**kafka_options)
         .option("subscribe", topic)
         .option("startingTimestamp", str(_millis(start)))
-        .option("endingTimestamp", str(_millis(end)))
+        .options(**end_bound)
         .option("startingOffsetsByTimestampStrategy", "latest")
         .option("kafka.isolation.level", "read_committed")
         .option("failOnDataLoss", "true")

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import orjson
 import polars as pl
-from confluent_kafka import OFFSET_END, TopicPartition
+from confluent_kafka import TopicPartition
 
 from orderbook_platform.config import KafkaSettings
 from orderbook_platform.kafka.clients import consumer
@@ -50,21 +50,19 @@ def topic_ids(
     """Ids of the committed records of `topic` timestamped in [start, end), and whether the
     read reached the window's end in every partition before `timeout_s`."""
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    # Offsets only bound the scan; the [start, end) timestamp filter decides membership.
     reader = consumer(settings, group_id=f"orderbook-reconcile-{time.time_ns()}")
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         starts = reader.offsets_for_times(
             [TopicPartition(topic, p, start_ms) for p in partitions], timeout=10
         )
-        ends = reader.offsets_for_times(
-            [TopicPartition(topic, p, end_ms) for p in partitions], timeout=10
-        )
+        # Read to the end, not to offsets_for_times(end): transaction markers carry the
+        # broker's clock and can make that lookup stop early (see ingestion/spark_kafka.py).
         stop: dict[int, int] = {}
-        for tp in ends:
-            _, high = reader.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
-            stop[tp.partition] = (
-                high if tp.offset in (-1, OFFSET_END) or tp.offset < 0 else tp.offset
-            )
+        for p in partitions:
+            _, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            stop[p] = high
         assign = [tp for tp in starts if tp.offset >= 0 and tp.offset < stop[tp.partition]]
         ids: Counter = Counter()
         if not assign:
