@@ -263,10 +263,16 @@ class Trader:
 
     def idle_resting(self, symbol: str) -> list[OpenOrder]:
         """Resting orders with no cancel or modify in flight: free to act on."""
+        if not self.open_orders:
+            return []
+        # `busy`, inlined: this runs on most decisions.
         return [
             order
             for order in self.open_orders.values()
-            if order.symbol == symbol and order.rests and not order.busy
+            if order.rests
+            and order.symbol == symbol
+            and not order.cancel_sent
+            and not order.modify_sent
         ]
 
     def pnl(self, marks: dict[str, int], ticks: dict[str, float]) -> tuple[float, float]:

@@ -46,7 +46,6 @@ from orderbook_platform.contracts import (
     OrderEvent,
     Price,
     Trade,
-    encode,
 )
 from traders.base import MAX_ORDERS_PER_DECISION, Trader
 from traders.market import SECOND, Market, SymbolView
@@ -63,6 +62,7 @@ _decode_trade = msgspec.json.Decoder(Trade).decode
 _decode_price = msgspec.json.Decoder(Price).decode
 _decode_book = msgspec.json.Decoder(BookDepth).decode
 _decode_event = msgspec.json.Decoder(OrderEvent).decode
+_encode = msgspec.json.Encoder().encode
 
 
 class ProducerLike(Protocol):
@@ -245,20 +245,34 @@ class TraderPool:
     def _send(self, orders: list[Order]) -> None:
         produce = self.producer.produce
         stats = self.stats
+        by_type = stats.orders
         keys = self.keys
         for order in orders:
-            value = encode(order)
-            key = keys[order.symbol]
-            while True:
-                try:
-                    produce(ORDERS_TOPIC, value=value, key=key, timestamp=order.time // 1_000_000)
-                    break
-                except BufferError:
-                    # librdkafka's own queue is full: serve delivery reports, retry.
-                    self.producer.poll(0.05)
-            stats.orders[order.order_type] += 1
-            if order.order_type in ("limit", "market"):
-                stats.submitted_lots += abs(order.quantity)
+            value = _encode(order)
+            try:
+                produce(
+                    ORDERS_TOPIC,
+                    value=value,
+                    key=keys[order.symbol],
+                    timestamp=order.time // 1_000_000,
+                )
+            except BufferError:
+                self._produce_when_room(value, keys[order.symbol], order.time // 1_000_000)
+            kind = order.order_type
+            by_type[kind] += 1
+            if kind == "limit" or kind == "market":
+                quantity = order.quantity
+                stats.submitted_lots += quantity if quantity > 0 else -quantity
+
+    def _produce_when_room(self, value: bytes, key: bytes, timestamp: int) -> None:
+        """librdkafka's own queue is full: serve delivery reports until it takes the order."""
+        while True:
+            self.producer.poll(0.05)
+            try:
+                self.producer.produce(ORDERS_TOPIC, value=value, key=key, timestamp=timestamp)
+                return
+            except BufferError:
+                continue
 
     def _advance_news(self, now: int) -> None:
         heap = self.heap

@@ -157,6 +157,8 @@ def next_wake(trader: Trader, now: int, market: Market) -> int:
     """The trader's next wake-up time (ns): Poisson at its rate, faster in busy news."""
     rate = trader.rate
     if trader.follows_news:
-        rate *= market.activity(trader.symbols[0])
+        fair_value = market.fair_values.get(trader.symbols[0])
+        if fair_value is not None:
+            rate *= fair_value.activity
     # expovariate, inlined: this runs once per decision.
     return now + 1 + int(-_log(1.0 - trader.rng.random()) / rate * SECOND)
