@@ -188,11 +188,11 @@ class Bench:
         assert process.stdout.readline().strip() == "ready"
         return process
 
-    def engine(self, group: str, log: Path) -> subprocess.Popen:
+    def engine(self, group: str, log: Path, batch_size: int) -> subprocess.Popen:
         argv = [
             sys.executable, "-m", "orderbook_platform.cli.main", "engine", "run",
             "--group", group, "--instance-id", "bench", "--metrics-port", "0",
-            "--batch-size", str(self.args.batch_size),
+            "--batch-size", str(batch_size),
             "--snapshot-every", str(self.args.snapshot_every),
         ]  # fmt: skip
         return self.spawn(argv, log)
@@ -355,8 +355,18 @@ def measure(bench: Bench, tmp: Path) -> dict:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
 
+    results["engine by batch size"] = {}
+    for batch_size in args.sweep:
+        group = f"bench-engine-{batch_size}"
+        sweep = bench.engine(group, tmp / f"engine-{batch_size}.log", batch_size)
+        rate = args.orders / bench.time_until_caught_up(group)
+        results["engine by batch size"][batch_size] = rate
+        print(f"engine, batch {batch_size}: {rate:,.0f} orders/s", flush=True)
+        sweep.send_signal(signal.SIGTERM)
+        sweep.wait(60)
+
     engine_log = tmp / "engine.log"
-    engine = bench.engine("bench-engine", engine_log)
+    engine = bench.engine("bench-engine", engine_log, args.batch_size)
     seconds = bench.time_until_caught_up("bench-engine")
     results["engine"] = args.orders / seconds
     print(f"engine: {results['engine']:,.0f} orders/s", flush=True)
@@ -378,6 +388,7 @@ def measure(bench: Bench, tmp: Path) -> dict:
         if line.startswith("{") and '"snapshot round"' in line
     ]
     results["largest_snapshot_record"] = max((r["largest_record_bytes"] for r in rounds), default=0)
+    results["load"] = os.getloadavg()
     return results
 
 
@@ -395,6 +406,10 @@ def report(args: argparse.Namespace, results: dict) -> None:
         table.add_row(
             f"{name} (backlog)", f"{results[name]:,.0f} orders/s", f"{results[name] / base:.2f}x"
         )
+    for batch_size, rate in results["engine by batch size"].items():
+        table.add_row(
+            f"engine, batch {batch_size} (backlog)", f"{rate:,.0f} orders/s", f"{rate / base:.2f}x"
+        )
     for (name, rate), stats in results["latency"].items():
         if not stats.get("count"):
             table.add_row(f"{name} latency @ {rate:,.0f}/s", "no samples", "")
@@ -411,7 +426,9 @@ def report(args: argparse.Namespace, results: dict) -> None:
         table.add_row("engine events", json.dumps(totals.get("events", {})), "")
     table.add_row("largest snapshot record", f"{results['largest_snapshot_record']:,} bytes", "")
     Console().print(table)
-    print(f"cpus: {os.cpu_count()}  targets: >= 50,000 orders/s sustained, p99 < 50 ms")
+    load = ", ".join(f"{x:.1f}" for x in results["load"])
+    print(f"cpus: {os.cpu_count()}  load average at the end: {load}")
+    print("targets: >= 50,000 orders/s sustained, p99 < 50 ms")
 
 
 def main() -> None:
@@ -427,7 +444,9 @@ def main() -> None:
     parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")],
                         default=[5000.0, 20000.0])  # fmt: skip
     parser.add_argument("--seconds", type=float, default=10.0, help="per latency run")
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=2000, help="engine's, for latency")
+    parser.add_argument("--sweep", type=lambda s: [int(b) for b in s.split(",") if b],
+                        default=[], help="also time the backlog at these batch sizes")  # fmt: skip
     parser.add_argument("--snapshot-every", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
     run(parser.parse_args())

@@ -307,8 +307,10 @@ class EngineService:
             applied = self._apply(messages) if messages else (0, 0, {}, Tally())
             if force_snapshot or self._snapshot_due(time.monotonic()):
                 self._write_snapshot_round()
+            committing = time.perf_counter()
             self._send_offsets()
             self._commit()
+            self.metrics.commit_seconds.observe(time.perf_counter() - committing)
         except KafkaException as exc:
             self._abort(exc)
             return

@@ -95,6 +95,10 @@ class Metrics:
             "batch_seconds", "Wall time of one transaction, process to commit.",
             namespace=ns, buckets=_LATENCIES, registry=registry,
         )  # fmt: skip
+        self.commit_seconds = Histogram(
+            "commit_seconds", "send_offsets_to_transaction + commit_transaction wall time.",
+            namespace=ns, buckets=_LATENCIES, registry=registry,
+        )  # fmt: skip
         self.assigned = Gauge(
             "assigned_partitions", "Partitions of `orders` this replica owns.", namespace=ns,
             registry=registry,
