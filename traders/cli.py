@@ -226,7 +226,9 @@ def print_swarm_summary(summary: dict) -> None:
     table.add_row("orders sent", f"{summary['orders_sent']:,}")
     for order_type, count in sorted(summary["orders_by_type"].items()):
         table.add_row(f"  {order_type}", f"{count:,}")
-    table.add_row("fills (our side)", f"{summary['fills']:,}")
+    trades = sum(market["trades_seen"] for market in summary["market"].values())
+    table.add_row("trades", f"{trades:,}")
+    table.add_row("fills (either side ours)", f"{summary['fills']:,}")
     rate = summary["fill_rate"]
     table.add_row("fill rate (lots)", "n/a" if rate is None else f"{rate:.1%}")
     for symbol, market in summary["market"].items():

@@ -179,3 +179,11 @@ def test_metrics_follow_the_pool_stats():
     )
     assert sent == pool.stats.orders_sent > 0
     assert "orderbook_traders_traders 100.0" in text
+
+
+def test_ten_thousand_traders_fit_in_one_pool():
+    pool, loopback = make_pool(traders=10_000)
+    run_for(pool, 5, step_ms=100)
+    assert pool.count == 10_000 and len(pool.by_id) == 10_000
+    assert len(pool.heap) <= 3 * pool.count
+    assert loopback.produced
