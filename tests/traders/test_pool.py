@@ -187,3 +187,15 @@ def test_ten_thousand_traders_fit_in_one_pool():
     assert pool.count == 10_000 and len(pool.by_id) == 10_000
     assert len(pool.heap) <= 3 * pool.count
     assert loopback.produced
+
+
+def test_the_summary_prints_orders_trades_fill_rate_market_and_top_pnl(capsys):
+    from traders.cli import print_swarm_summary
+
+    pool, _ = make_pool(activity=5.0)
+    run_for(pool, 20)
+    pool.drain(grace_s=0)
+    print_swarm_summary(pool.summary())
+    out = capsys.readouterr().out
+    for text in ("orders sent", "trades", "fill rate", "XYZ last mid / spread", "top trader PnL", "fundamental"):
+        assert text in out
