@@ -24,11 +24,13 @@ are in docs/engine-service.md; the invariants the code relies on:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
 from collections import Counter as Tally
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import msgspec
@@ -121,6 +123,7 @@ class EngineService:
         self._last_snapshot = time.monotonic()
         self._since_snapshot = 0
         self._last_activity = time.monotonic()  # input or (re)assignment, for max_idle
+        self._offsets_sender = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -295,37 +298,63 @@ class EngineService:
             self._reader.close()
         if self._producer is not None:
             self._producer.flush(10)
+        self._offsets_sender.shutdown(wait=True)
 
     # ------------------------------------------------------------------ transactions
 
     def _transaction(self, messages: list[Message], force_snapshot: bool = False) -> None:
-        """Apply `messages` and, if due, a snapshot round, in one committed transaction."""
+        """Apply `messages` and, if due, a snapshot round, in one committed transaction.
+
+        The offsets this transaction will commit are known as soon as the batch is:
+        they are sent to the transaction from a helper thread while this thread
+        matches, which hides the coordinator round trips (~10 ms a batch here) behind
+        the work instead of adding them to every order's latency.
+        """
         producer = self._producer
         started = time.perf_counter()
         producer.begin_transaction()
+        offsets = self._offsets_after(messages)
+        sending: Future | None = None
         try:
+            if offsets:
+                sending = self._offsets_sender.submit(
+                    producer.send_offsets_to_transaction,
+                    offsets,
+                    self._consumer.consumer_group_metadata(),
+                    30,
+                )
             applied = self._apply(messages) if messages else (0, 0, {}, Tally())
             if force_snapshot or self._snapshot_due(time.monotonic()):
                 self._write_snapshot_round()
             committing = time.perf_counter()
-            self._send_offsets()
+            if sending is not None:
+                sending.result()
+            if [tp.offset for tp in offsets] != [tp.offset for tp in self._offsets_after([])]:
+                raise KafkaException(  # a bug if ever: never commit offsets that lie
+                    KafkaError(KafkaError._STATE, "offsets moved", txn_requires_abort=True)
+                )
             self._commit()
             self.metrics.commit_seconds.observe(time.perf_counter() - committing)
         except KafkaException as exc:
+            _settle(sending)  # no other transactional call may overlap abort_transaction
             self._abort(exc)
             return
+        except BaseException:
+            _settle(sending)
+            raise
         orders, dlq, events, rejects = applied
         seconds = time.perf_counter() - started
         self._account(len(messages), orders, dlq, events, rejects, seconds)
 
-    def _send_offsets(self) -> None:
-        offsets = [
-            TopicPartition(ORDERS, p, state.next_offset) for p, state in self._partitions.items()
-        ]
-        if offsets:
-            self._producer.send_offsets_to_transaction(
-                offsets, self._consumer.consumer_group_metadata(), 30
-            )
+    def _offsets_after(self, messages: list[Message]) -> list[TopicPartition]:
+        """The next offset of every owned partition once `messages` are applied."""
+        after = {p: state.next_offset for p, state in self._partitions.items()}
+        for message in messages:
+            if message.error() is None:
+                partition = message.partition()
+                if partition in after and message.offset() >= after[partition]:
+                    after[partition] = message.offset() + 1
+        return [TopicPartition(ORDERS, p, offset) for p, offset in sorted(after.items())]
 
     def _commit(self) -> None:
         for attempt in range(1, _COMMIT_ATTEMPTS + 1):
@@ -663,6 +692,13 @@ class EngineService:
 
     def _log_progress(self) -> None:
         _log.info("progress", extra={**self._totals(), "owned": sorted(self._partitions)})
+
+
+def _settle(future: Future | None) -> None:
+    """Wait for a background call to finish, ignoring how."""
+    if future is not None:
+        with contextlib.suppress(BaseException):
+            future.result()
 
 
 def run_service(
