@@ -165,14 +165,15 @@ def run_swarm(settings, pool_settings, *, progress: bool = True) -> dict:
     import time
 
     from traders.metrics import PoolMetrics
-    from traders.pool import TraderPool, connect
+    from traders.pool import TraderPool, connect, latest_mids
 
+    start_prices = latest_mids(settings, list(pool_settings.symbols))
     producer, consumer = connect(settings)
     metrics = None
     if pool_settings.metrics_port is not None:
         metrics = PoolMetrics()
         metrics.serve(pool_settings.metrics_port)
-    pool = TraderPool(pool_settings, producer, consumer, metrics=metrics)
+    pool = TraderPool(pool_settings, producer, consumer, metrics=metrics, start_prices=start_prices)
     previous = {}
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:

@@ -140,6 +140,7 @@ class TraderPool:
         *,
         clock: Callable[[], int] = time.time_ns,
         metrics: Any | None = None,
+        start_prices: dict[str, float] | None = None,
     ) -> None:
         self.config = config
         self.producer = producer
@@ -149,10 +150,11 @@ class TraderPool:
         now = clock()
         self.run_id = config.run_id or _run_id(now)
         symbols = list(config.symbols)
-        self.views = {s: SymbolView(s, config.tick_size, config.start_price) for s in symbols}
-        self.fair_values = {
-            s: FairValue(config.start_price, now, f"{config.seed}/{s}") for s in symbols
-        }
+        # A restart continues from the market's last mid rather than jumping back to the
+        # configured start price (the news process would otherwise "announce" the jump).
+        starts = {s: (start_prices or {}).get(s) or config.start_price for s in symbols}
+        self.views = {s: SymbolView(s, config.tick_size, starts[s]) for s in symbols}
+        self.fair_values = {s: FairValue(starts[s], now, f"{config.seed}/{s}") for s in symbols}
         self.market = Market(self.views, self.fair_values)
         self.ticks = {s: view.tick for s, view in self.views.items()}
         self.keys = {s: s.encode() for s in symbols}
@@ -556,6 +558,53 @@ def connect(settings: Any, group_prefix: str = "orderbook-traders") -> tuple[Any
         settings.kafka, **{"linger.ms": 2, "queue.buffering.max.messages": 200_000}
     )
     return writer, reader
+
+
+def latest_mids(settings: Any, symbols: list[str], lookback: int = 5000) -> dict[str, float]:
+    """The last two-sided mid of each symbol among the tail of `prices` (read_committed)."""
+    from confluent_kafka import TopicPartition
+
+    from orderbook_platform.kafka.clients import consumer as make_consumer
+
+    reader = make_consumer(settings.kafka, group_id=f"orderbook-traders-probe-{time.time_ns()}")
+    wanted = set(symbols)
+    found: dict[str, tuple[int, float]] = {}
+    try:
+        metadata = reader.list_topics("prices", timeout=10).topics.get("prices")
+        if metadata is None or metadata.error is not None:
+            return {}
+        ends = {}
+        assignment = []
+        for partition in metadata.partitions:
+            low, high = reader.get_watermark_offsets(
+                TopicPartition("prices", partition), timeout=10
+            )
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition("prices", partition, max(low, high - lookback)))
+        if not assignment:
+            return {}
+        reader.assign(assignment)
+        done: set[int] = set()
+        deadline = time.monotonic() + 10
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            batch = reader.consume(5000, 0.5)
+            if not batch:
+                break  # a transaction marker can sit at the end: nothing more to read
+            for message in batch:
+                if message.error():
+                    continue
+                if message.offset() + 1 >= ends[message.partition()]:
+                    done.add(message.partition())
+                try:
+                    price = _decode_price(message.value())
+                except msgspec.DecodeError:
+                    continue
+                if price.symbol in wanted and price.mid_price is not None:
+                    found[price.symbol] = (price.time or 0, price.mid_price)
+    finally:
+        reader.close()
+    return {symbol: mid for symbol, (_, mid) in found.items()}
 
 
 def _run_id(now: int) -> str:

@@ -49,7 +49,9 @@ class PoolSettings(BaseSettings):
         None, description="Prefix of trader ids; default: derived from the start time."
     )
     tick_size: str = "0.01"
-    start_price: float = Field(100.0, gt=0)
+    start_price: float = Field(
+        100.0, gt=0, description="Fair value at start for symbols with no mid on `prices` yet."
+    )
     trader_rate_limit: float = Field(
         2.0, gt=0, description="Orders per second per trader (sustained)."
     )

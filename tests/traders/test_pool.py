@@ -197,5 +197,21 @@ def test_the_summary_prints_orders_trades_fill_rate_market_and_top_pnl(capsys):
     pool.drain(grace_s=0)
     print_swarm_summary(pool.summary())
     out = capsys.readouterr().out
-    for text in ("orders sent", "trades", "fill rate", "XYZ last mid / spread", "top trader PnL", "fundamental"):
+    for text in (
+        "orders sent",
+        "trades",
+        "fill rate",
+        "XYZ last mid / spread",
+        "top trader PnL",
+        "fundamental",
+    ):
         assert text in out
+
+
+def test_a_pool_starts_from_the_market_s_last_mid_when_it_is_known():
+    config = PoolSettings(traders=10, symbols=["XYZ", "ABC"], run_id="s", seed=1)
+    loopback = Loopback(["XYZ", "ABC"])
+    pool = TraderPool(config, loopback, loopback, clock=lambda: T0, start_prices={"XYZ": 120.5})
+    assert pool.fair_values["XYZ"].value == pytest.approx(120.5)
+    assert pool.views["XYZ"].reference == 12_050
+    assert pool.fair_values["ABC"].value == pytest.approx(config.start_price)

@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 from orderbook_platform.config import Settings
 from orderbook_platform.contracts import decode_trade
 from orderbook_platform.testing import settings_env
+from traders.pool import latest_mids
 
 pytestmark = pytest.mark.integration
 
@@ -131,6 +132,7 @@ def test_a_swarm_of_200_trades_through_the_engine_and_its_books_match_the_trades
         assert engine.poll() is None, engine_log.read_text()
         summary = json.loads(summary_path.read_text())
         trades = _read_trades(settings, set(symbols))
+        restart_prices = latest_mids(settings, symbols)
     finally:
         engine.send_signal(signal.SIGTERM)
         try:
@@ -161,6 +163,11 @@ def test_a_swarm_of_200_trades_through_the_engine_and_its_books_match_the_trades
         for symbol, position in positions.items():
             assert position["inventory"] == inventory[(trader_id, symbol)], trader_id
             assert position["cash_ticks"] == cash[(trader_id, symbol)], trader_id
+
+    # A restarted pool would continue from the market's last mids.
+    for symbol in symbols:
+        if summary["market"][symbol]["mid"] is not None:
+            assert restart_prices[symbol] == pytest.approx(summary["market"][symbol]["mid"])
 
     # Nothing grew without bound, and the stop was clean.
     limits = summary["limits"]
