@@ -225,3 +225,28 @@ def test_noise_trader_never_lets_its_exposure_pass_its_limits(seed, bid, spread,
                     ),
                     0.01,
                 )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(100, 20_000), st.integers(1, 30), st.integers(-60, 60), st.floats(0.0, 5.0),
+    st.floats(0.1, 3.0), st.floats(0.0, 8.0),
+)  # fmt: skip
+def test_market_maker_quotes_never_cross_each_other_or_the_book(
+    bid, spread, inventory, volatility, half, skew
+):
+    market = market_with(bid, bid + spread)
+    view = market.view("XYZ")
+    view._var = volatility**2
+    maker = MarketMaker("mm", ["XYZ"], seed=1, half_spread=half, skew=skew, max_position=60)
+    if inventory:
+        maker.on_trade(
+            fill("x", "mm", "x:1", "mm:0", abs(inventory), bid, taker_buys=inventory > 0), 0.01
+        )
+    quote_bid, quote_ask = maker.desired_quotes(view)
+    assert 0 < quote_bid < quote_ask
+    assert quote_bid < bid + spread and quote_ask > bid  # post-only never crosses
+    for order in maker.decide(T0, market):
+        if order.order_type == "limit" and order.post_only:
+            price = ticks(order.price)
+            assert price < bid + spread if order.quantity > 0 else price > bid
