@@ -70,9 +70,9 @@ _log = logging.getLogger("orderbook.engine.service")
 # would fail the whole transaction, so such a record is skipped (and logged) instead.
 SNAPSHOT_MAX_BYTES = 16 * 1024 * 1024
 # Brokers reject record timestamps too far in the future (Kafka 4 defaults
-# log.message.timestamp.after.max.ms to one hour). An order claiming a time beyond this
-# past its own record's timestamp gets the record's timestamp instead, so a bad clock
-# upstream cannot make every transaction fail.
+# log.message.timestamp.after.max.ms to one hour). An order claiming a time more than
+# this ahead of now gets its own record's timestamp instead, so a bad clock upstream
+# cannot make every transaction fail.
 FUTURE_TOLERANCE_MS = 30 * 60 * 1000
 _COMMIT_ATTEMPTS = 5
 
@@ -425,6 +425,7 @@ class EngineService:
         decode = decode_input
         events = dict.fromkeys(TOPICS, 0)
         rejects: Tally = Tally()
+        latest_ms = time.time_ns() // 1_000_000 + FUTURE_TOLERANCE_MS
         orders = dlq = 0
         for message in messages:
             error = message.error()
@@ -442,26 +443,24 @@ class EngineService:
             state.next_offset = offset + 1
             state.since_snapshot += 1
             value = message.value()
-            record_ms = message.timestamp()[1]
-            if record_ms <= 0:
-                record_ms = time.time_ns() // 1_000_000
             try:
                 order = decode(value)
             except ContractError as exc:
-                self._dead_letter(message, exc.reason, record_ms)
+                self._dead_letter(message, exc.reason, _record_ms(message))
                 dlq += 1
                 continue
             try:
                 outputs = state.matcher.process(order)
             except Exception as exc:  # a core bug must not stop the exchange
                 _log.exception("matcher raised", extra={"partition": partition, "offset": offset})
-                self._dead_letter(message, f"engine error: {type(exc).__name__}: {exc}", record_ms)
+                reason = f"engine error: {type(exc).__name__}: {exc}"
+                self._dead_letter(message, reason, _record_ms(message))
                 dlq += 1
                 continue
             orders += 1
             event_ms = order.time // 1_000_000
-            if event_ms <= 0 or event_ms > record_ms + FUTURE_TOLERANCE_MS:
-                event_ms = record_ms
+            if event_ms <= 0 or event_ms > latest_ms:
+                event_ms = _record_ms(message)
             for topic, key, output in outputs:
                 key_bytes = keys.get(key)
                 if key_bytes is None:
@@ -692,6 +691,12 @@ class EngineService:
 
     def _log_progress(self) -> None:
         _log.info("progress", extra={**self._totals(), "owned": sorted(self._partitions)})
+
+
+def _record_ms(message: Message) -> int:
+    """The input record's timestamp in ms (now if it has none)."""
+    timestamp = message.timestamp()[1]
+    return timestamp if timestamp > 0 else time.time_ns() // 1_000_000
 
 
 def _settle(future: Future | None) -> None:

@@ -198,9 +198,10 @@ def test_poison_and_invalid_orders_end_in_the_dlq_or_as_rejects_and_matching_goe
         ("ghost", "unknown_order"),
         ("zero", "zero_quantity"),
     }
-    trades = [
-        json.loads(r.value) for r in read_topic(settings, "trades", start["trades"]) if r.key == key
-    ]
+    trade_records = [r for r in read_topic(settings, "trades", start["trades"]) if r.key == key]
+    trades = [json.loads(r.value) for r in trade_records]
+    # The record timestamp is the event time (the taker's `time`), in ms.
+    assert [r.timestamp_ms for r in trade_records] == [t["time"] // 1_000_000 for t in trades]
     assert [
         (t["left_order_id"], t["right_order_id"], t["quantity"], t["price"]) for t in trades
     ] == [("ask-1", "bid-1", 4, 100.0)]
