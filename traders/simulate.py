@@ -65,6 +65,13 @@ class SimulationConfig:
         if not self.symbols:
             raise ValueError("need at least one symbol")
 
+    def engine_config(self) -> EngineConfig:
+        """The matcher's config; without book.jsonl the engine publishes no L2 at all."""
+        return EngineConfig(
+            default_symbol=self.symbols[0], tick_size=self.tick_size, symbols=list(self.symbols),
+            depth=self.depth if self.write_book else 0,
+        )  # fmt: skip
+
     @property
     def end_ns(self) -> int:
         return self.start_ns + int(self.duration_s * SECOND)
@@ -119,9 +126,7 @@ def simulate(config: SimulationConfig, out_dir: Path | None) -> SimulationResult
     """Run the simulation; writes the JSONL files into `out_dir` (None: count only)."""
     symbols = list(config.symbols)
     start, end = config.start_ns, config.end_ns
-    engine_config = EngineConfig(
-        default_symbol=symbols[0], tick_size=config.tick_size, symbols=symbols, depth=config.depth
-    )
+    engine_config = config.engine_config()
     matcher = Matcher(engine_config)
     process = matcher.process
     views = {s: SymbolView(s, config.tick_size, config.start_price) for s in symbols}

@@ -109,3 +109,13 @@ def test_a_bad_config_is_refused():
         SimulationConfig(duration_s=0)
     with pytest.raises(ValueError, match="trader"):
         SimulationConfig(traders=0)
+
+
+def test_the_outputs_are_exactly_what_the_engine_replay_makes_of_the_orders(run, tmp_path):
+    from engine.replay import replay
+
+    replay(run.out_dir / "orders.jsonl", tmp_path, run.config.engine_config())
+    for name in ("trades", "prices", "order_events", "book"):
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == (
+            run.out_dir / f"{name}.jsonl"
+        ).read_bytes(), name
