@@ -250,3 +250,23 @@ def test_market_maker_quotes_never_cross_each_other_or_the_book(
         if order.order_type == "limit" and order.post_only:
             price = ticks(order.price)
             assert price < bid + spread if order.quantity > 0 else price > bid
+
+
+def test_fundamental_trader_sizes_an_urgent_take_by_the_depth_the_book_shows():
+    from orderbook_platform.contracts import BookDepth, BookLevel
+
+    market = market_with(9_980, 9_982, value=100.5)
+    view = market.view("XYZ")
+    view.on_book(
+        BookDepth(
+            "XYZ",
+            [BookLevel(99.80, 10, 1)],
+            [BookLevel(99.82, 4, 1), BookLevel(99.95, 3, 1), BookLevel(100.60, 50, 2)],
+        )
+    )
+    trader = FundamentalTrader(
+        "f", ["XYZ"], seed=1, valuation_noise=0.0, urgent=5.0, size=5, edge=0.0
+    )
+    (order,) = trader.decide(T0, market)
+    # 4 + 3 lots are visible up to its 100.50 limit; it never takes less than its usual size.
+    assert order.time_in_force == "IOC" and order.quantity == 7

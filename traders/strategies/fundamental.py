@@ -18,7 +18,7 @@ import math
 
 from orderbook_platform.contracts import Order
 from traders.base import BUY, SELL, Trader
-from traders.market import Market
+from traders.market import Market, SymbolView
 
 
 class FundamentalTrader(Trader):
@@ -90,10 +90,23 @@ class FundamentalTrader(Trader):
         if delta == 0 or (delta > 0) != (side == BUY):
             return []
         urgent = abs(mispricing) > self.urgent
-        # After news it trades in bigger clips: the point is to be early.
-        size = min(abs(delta), self.size * (3 if urgent else 1))
         price = buy_limit if side == BUY else sell_limit
         if price <= 0:
             return []
-        tif = "IOC" if urgent else "GTC"
-        return [self.limit(view, side, size, price, now, tif)]
+        if not urgent:
+            return [self.limit(view, side, min(abs(delta), self.size), price, now, "GTC")]
+        # After news it takes in bigger clips (the point is to be early), but no more than
+        # the book (L2) shows up to its limit: an IOC's excess would only expire.
+        size = min(abs(delta), self.size * 3)
+        visible = self.visible_liquidity(view, side, price)
+        if visible is not None:
+            size = min(size, max(visible, self.size))
+        return [self.limit(view, side, size, price, now, "IOC")]
+
+    @staticmethod
+    def visible_liquidity(view: SymbolView, side: int, limit: int) -> int | None:
+        """Lots on the opposite side of the last L2 message up to `limit`; None without L2."""
+        if view.depth is None:
+            return None
+        levels = view.asks if side == BUY else view.bids
+        return sum(lots for price, lots in levels if (price - limit) * side <= 0)
