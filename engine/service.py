@@ -295,9 +295,13 @@ class EngineService:
             except (KafkaException, RuntimeError) as exc:
                 _log.warning("consumer close failed", extra={"error": str(exc)})
         if self._reader is not None:
-            self._reader.close()
+            with contextlib.suppress(KafkaException, RuntimeError):
+                self._reader.close()
         if self._producer is not None:
-            self._producer.flush(10)
+            # Nothing should be pending (each commit flushes); a fenced producer raises
+            # here, which must not hide the error that stopped the loop.
+            with contextlib.suppress(KafkaException):
+                self._producer.flush(10)
         self._offsets_sender.shutdown(wait=True)
 
     # ------------------------------------------------------------------ transactions
@@ -312,7 +316,10 @@ class EngineService:
         """
         producer = self._producer
         started = time.perf_counter()
-        producer.begin_transaction()
+        try:
+            producer.begin_transaction()
+        except KafkaException as exc:  # only ever a broken producer (e.g. fenced)
+            raise self._fatal("begin_transaction failed", exc.args[0]) from None
         offsets = self._offsets_after(messages)
         sending: Future | None = None
         try:

@@ -358,3 +358,34 @@ def test_an_engine_frozen_past_its_session_timeout_rejoins_without_duplicates(
     assert events & {"transaction aborted; rebuilding every owned partition", "partitions lost"}
     expected, _ = offline_replay(produced, set(symbols))
     assert_same_outputs(outputs_by_symbol(settings, start, set(symbols)), expected, symbols)
+
+
+def test_a_second_engine_with_the_same_instance_id_fences_the_first(
+    settings: Settings, tmp_path: Path
+):
+    symbols = spread_symbols("Z", 3)
+    group = fresh_group(settings, "fence")
+    start = start_offsets(settings)
+    zombie = EngineProcess(settings, tmp_path, group=group, instance_id="twin").start()
+    successor: EngineProcess | None = None
+    try:
+        wait_for(lambda: zombie.health()["assigned_partitions"] == [0, 1, 2], "the first engine")
+        successor = EngineProcess(settings, tmp_path, group=group, instance_id="twin").start()
+        wait_for(lambda: successor.health()["assigned_partitions"], "the successor's partitions")
+        orders = generate_orders(6000, seed=4, symbols=symbols, start_ns=time.time_ns())
+        produced = produce_orders(settings, orders)
+        assert {r.partition for r in produced} == {0, 1, 2}
+        target = end_offsets(settings, "orders")
+        assert zombie.process.wait(timeout=120) == 1  # its first transaction finds it fenced
+        wait_for(lambda: caught_up(settings, group, target), "the successor to consume everything")
+        assert successor.terminate() == 0
+    finally:
+        zombie.ensure_dead()
+        if successor is not None:
+            successor.ensure_dead()
+
+    fatal = zombie.events("engine stopping on a fatal error")
+    assert fatal and fatal[0]["reason"].startswith("fenced"), zombie.log_text()[-2000:]
+    assert zombie.log_text().rstrip().endswith(f"error: {fatal[0]['reason']}")  # the CLI's line
+    expected, _ = offline_replay(produced, set(symbols))
+    assert_same_outputs(outputs_by_symbol(settings, start, set(symbols)), expected, symbols)
