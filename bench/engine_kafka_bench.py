@@ -145,6 +145,12 @@ def _worker_reader(bootstrap: str, topic: str, since_ns: int) -> None:
     print(json.dumps(_percentiles(latencies)), flush=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentiles(latencies_ns: list[int]) -> dict[str, float]:
     if not latencies_ns:
         return {"count": 0}
@@ -173,6 +179,7 @@ class Bench:
         self.env = env
         self.bootstrap = settings.kafka.bootstrap_servers
         self.processes: list[subprocess.Popen] = []
+        self.broker_pid = 0
 
     def spawn(self, argv: list[str], log: Path | None = None) -> subprocess.Popen:
         process = subprocess.Popen(
@@ -211,23 +218,45 @@ class Bench:
         tps = [TopicPartition("orders", p) for p in range(self.settings.topics.partitions)]
         return {tp.partition: tp.offset for tp in client.committed(tps, timeout=10)}
 
-    def time_until_caught_up(self, group: str, started: float | None = None) -> float:
-        """Seconds from the first committed progress (or `started`) to the end of orders."""
+    def time_until_caught_up(
+        self, group: str, started: float | None = None, pids: tuple[int, ...] = ()
+    ) -> tuple[float, list[float]]:
+        """Seconds from the first committed progress (or `started`) to the end of orders,
+        and the CPU seconds each of `pids` used in that interval."""
         target = self.end_offsets()
         client = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
         try:
             baseline = self.committed(client)
             first_progress = started
+            entered = time.perf_counter()
+            cpu_at_start = cpu_on_entry = [cpu_seconds(pid) for pid in pids]
             while True:
                 done = self.committed(client)
                 now = time.perf_counter()
                 if first_progress is None and done != baseline:
                     first_progress = now
+                    cpu_at_start = [cpu_seconds(pid) for pid in pids]
                 if all(done[p] >= target[p] for p in target):
-                    return now - (first_progress or now)
+                    if first_progress is None:  # done before the first poll saw it start
+                        first_progress, cpu_at_start = entered, cpu_on_entry
+                    used = [cpu_seconds(pid) - c for pid, c in zip(pids, cpu_at_start, strict=True)]
+                    return now - first_progress, used
                 time.sleep(0.02)
         finally:
             client.close()
+
+    def throughput(self, group: str, process: subprocess.Popen) -> dict[str, float]:
+        """Orders/s (wall), orders per CPU-second of `process`, and the broker's CPU share."""
+        seconds, (own, broker) = self.time_until_caught_up(
+            group, pids=(process.pid, self.broker_pid)
+        )
+        return {
+            "wall": self.args.orders / seconds,
+            "per_cpu": self.args.orders / own if own > 0 else 0.0,
+            "cpu": own / seconds,
+            "broker_cpu": broker / seconds,
+            "load": os.getloadavg()[0],
+        }
 
     def produce_backlog(self, count: int, seed: int) -> float:
         from engine.feeder import generate_orders
@@ -285,7 +314,7 @@ class Bench:
         since = time.time_ns()
         reader = self.worker("reader", self.bootstrap, topic, str(since))
         _sent, achieved = self.produce_paced(rate, self.args.seconds, seed)
-        self.time_until_caught_up(group, started=time.perf_counter())
+        self.time_until_caught_up(group, started=time.perf_counter())  # wait for the last
         time.sleep(0.5)  # the last commit's markers
         reader.send_signal(signal.SIGTERM)
         out, _ = reader.communicate(timeout=60)
@@ -323,6 +352,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"starting a private stack on {settings.kafka.bootstrap_servers} ...", flush=True)
         stack.up()
         bench = Bench(args, settings, settings_env(settings))
+        bench.broker_pid = stack.kafka.process.pid() or 0
         try:
             apply_topics(settings)
             _create_passthrough_topic(settings.kafka.bootstrap_servers, settings.topics.partitions)
@@ -335,18 +365,19 @@ def run(args: argparse.Namespace) -> None:
 
 def measure(bench: Bench, tmp: Path) -> dict:
     args = bench.args
-    results: dict = {"latency": {}}
+    results: dict = {"latency": {}, "throughput": {}}
     results["produce_rate"] = bench.produce_backlog(args.orders, seed=args.seed)
     print(f"backlog of {args.orders:,} orders produced", flush=True)
 
+    def record(name: str, figures: dict[str, float]) -> None:
+        results["throughput"][name] = figures
+        print(f"{name}: {figures['wall']:,.0f} orders/s, {figures['per_cpu']:,.0f} per CPU-s "
+              f"(load {figures['load']:.1f})", flush=True)  # fmt: skip
+
     for name, transactional in (("passthrough", "0"), ("passthrough + txn", "1")):
         group = f"bench-{name.replace(' + ', '-')}"
-        started = time.perf_counter()
         worker = bench.worker("passthrough", bench.bootstrap, group, transactional)
-        seconds = bench.time_until_caught_up(group)
-        results[name] = args.orders / seconds
-        print(f"{name}: {results[name]:,.0f} orders/s "
-              f"(first progress after {time.perf_counter() - started - seconds:.1f} s)", flush=True)  # fmt: skip
+        record(name, bench.throughput(group, worker))
         if name == "passthrough":
             for rate in args.rates:
                 stats = bench.latency(group, PASSTHROUGH, rate, seed=args.seed + int(rate))
@@ -355,21 +386,16 @@ def measure(bench: Bench, tmp: Path) -> dict:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
 
-    results["engine by batch size"] = {}
     for batch_size in args.sweep:
         group = f"bench-engine-{batch_size}"
         sweep = bench.engine(group, tmp / f"engine-{batch_size}.log", batch_size)
-        rate = args.orders / bench.time_until_caught_up(group)
-        results["engine by batch size"][batch_size] = rate
-        print(f"engine, batch {batch_size}: {rate:,.0f} orders/s", flush=True)
+        record(f"engine, batch {batch_size}", bench.throughput(group, sweep))
         sweep.send_signal(signal.SIGTERM)
         sweep.wait(60)
 
     engine_log = tmp / "engine.log"
     engine = bench.engine("bench-engine", engine_log, args.batch_size)
-    seconds = bench.time_until_caught_up("bench-engine")
-    results["engine"] = args.orders / seconds
-    print(f"engine: {results['engine']:,.0f} orders/s", flush=True)
+    record(f"engine, batch {args.batch_size}", bench.throughput("bench-engine", engine))
     for rate in args.rates:
         stats = bench.latency("bench-engine", "trades", rate, seed=args.seed + 7 * int(rate))
         results["latency"]["engine", rate] = stats
@@ -400,15 +426,16 @@ def report(args: argparse.Namespace, results: dict) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("vs passthrough", justify="right")
-    base = results["passthrough"]
     table.add_row("feeder produce rate", f"{results['produce_rate']:,.0f}/s", "")
-    for name in ("passthrough", "passthrough + txn", "engine"):
+    base = results["throughput"]["passthrough"]
+    for name, figures in results["throughput"].items():
         table.add_row(
-            f"{name} (backlog)", f"{results[name]:,.0f} orders/s", f"{results[name] / base:.2f}x"
-        )
-    for batch_size, rate in results["engine by batch size"].items():
-        table.add_row(
-            f"engine, batch {batch_size} (backlog)", f"{rate:,.0f} orders/s", f"{rate / base:.2f}x"
+            f"{name} (backlog)",
+            f"{figures['wall']:,.0f} orders/s ({figures['per_cpu']:,.0f} per CPU-s; "
+            f"own CPU {figures['cpu']:.2f}, broker {figures['broker_cpu']:.2f}; "
+            f"load {figures['load']:.1f})",
+            f"{figures['wall'] / base['wall']:.2f}x wall, "
+            f"{figures['per_cpu'] / base['per_cpu']:.2f}x per CPU-s",
         )
     for (name, rate), stats in results["latency"].items():
         if not stats.get("count"):
