@@ -151,6 +151,7 @@ def simulate(config: SimulationConfig, out_dir: Path | None) -> SimulationResult
             for symbol in trader.symbols:
                 readers[symbol].append(index)
     jumps_seen = dict.fromkeys(symbols, 0)
+    news_pending = [False] * count  # one pending news reaction per trader, as in the pool
     reaction_pending = [False] * count
     latency = max(1, int(config.reaction_latency_s * SECOND))
     realism = RealismAccumulator(start, ticks)
@@ -238,8 +239,11 @@ def simulate(config: SimulationConfig, out_dir: Path | None) -> SimulationResult
             if fair_value.jumps != jumps_seen[symbol]:
                 jumps_seen[symbol] = fair_value.jumps
                 for index in readers[symbol]:
+                    if news_pending[index]:
+                        continue
                     when = news_wake(traders[index], now)
                     if when is not None:
+                        news_pending[index] = True
                         heappush(heap, (when, count * 2 + index))
             views[symbol].advance(now)
             wakeups += 1
@@ -247,6 +251,8 @@ def simulate(config: SimulationConfig, out_dir: Path | None) -> SimulationResult
                 submit(order, now)
             if regular:
                 heappush(heap, (next_wake(trader, now, market), key))
+            else:
+                news_pending[key - count * 2] = False
             if len(orders_out) >= _FLUSH_EVERY:
                 for sink in sinks.values():
                     sink.flush()
