@@ -40,7 +40,7 @@ import uuid
 from pathlib import Path
 
 import msgspec
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 PASSTHROUGH = "bench.passthrough"
@@ -216,7 +216,12 @@ class Bench:
 
     def committed(self, client: Consumer) -> dict[int, int]:
         tps = [TopicPartition("orders", p) for p in range(self.settings.topics.partitions)]
-        return {tp.partition: tp.offset for tp in client.committed(tps, timeout=10)}
+        while True:
+            try:
+                return {tp.partition: tp.offset for tp in client.committed(tps, timeout=10)}
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError._TIMED_OUT:
+                    raise  # a saturated machine can time a poll out: poll again
 
     def time_until_caught_up(
         self, group: str, started: float | None = None, pids: tuple[int, ...] = ()
@@ -292,7 +297,10 @@ class Bench:
         started = time.perf_counter()
         sent = 0
         replace = msgspec.structs.replace
-        for order in generate_orders(count, seed=seed, symbols=SYMBOLS):
+        # Symbols of their own: a fresh seed would start each symbol's random walk at
+        # another price, and orders from two walks on one book sweep it end to end.
+        symbols = [f"{symbol}.{seed}" for symbol in SYMBOLS]
+        for order in generate_orders(count, seed=seed, symbols=symbols):
             ahead = started + sent / rate - time.perf_counter()
             if ahead > 0.001:
                 producer.poll(0)
