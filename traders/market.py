@@ -42,6 +42,8 @@ class SymbolView:
         "bid_size",
         "depth",
         "history",
+        "last_mid",
+        "last_spread",
         "last_trade",
         "reference",
         "symbol",
@@ -69,6 +71,10 @@ class SymbolView:
         # cost more than all its readers together (`bids` / `asks` convert on demand).
         self.depth: BookDepth | None = None
         self.last_trade: int | None = None
+        # The last two-sided quote seen (decimal mid, spread in ticks): what a summary
+        # reports after the book has emptied (e.g. every order cancelled on shutdown).
+        self.last_mid: float | None = None
+        self.last_spread: int | None = None
         self.traded_volume = 0
         self.trades = 0
         self.time = 0
@@ -135,6 +141,9 @@ class SymbolView:
             or bid_size != self.bid_size
             or ask_size != self.ask_size
         )
+        if bid is not None and ask is not None:
+            self.last_mid = price.mid_price
+            self.last_spread = ask - bid
         if changed:
             self.best_bid, self.best_ask = bid, ask
             self.bid_size, self.ask_size = bid_size, ask_size

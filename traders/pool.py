@@ -469,14 +469,11 @@ class TraderPool:
             mid = view.mid
             marks[symbol] = round(mid)
             market[symbol] = {
-                "mid": (
-                    None
-                    if view.best_bid is None or view.best_ask is None
-                    else view.tick_size.mid_price(view.best_bid, view.best_ask)
-                ),
+                # The last two-sided quote: after the drain the book may well be empty.
+                "mid": view.last_mid,
+                "spread_ticks": view.last_spread,
                 "best_bid": None if view.best_bid is None else view.price_of(view.best_bid),
                 "best_ask": None if view.best_ask is None else view.price_of(view.best_ask),
-                "spread_ticks": view.spread,
                 "trades_seen": view.trades,
                 "volume_seen": view.traded_volume,
             }
