@@ -13,6 +13,7 @@ from rich.table import Table
 # typer >= 0.25 vendors its own click; its exceptions live here, not in `click`.
 from typer._click import exceptions as click_errors
 
+from dagster_defs.cli import platform_app
 from engine.cli import engine_app
 from orderbook_platform.cli.common import (
     ConfigOption,
@@ -21,9 +22,10 @@ from orderbook_platform.cli.common import (
     set_settings,
     settings_from,
 )
-from orderbook_platform.cli.stack import print_endpoints, stack_app
+from orderbook_platform.cli.stack import stack_app
 from orderbook_platform.cli.topics import topics_app
 from orderbook_platform.errors import PlatformError
+from traders.cli import simulate_command, traders_app
 
 app = typer.Typer(
     name="orderbook",
@@ -35,6 +37,9 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(engine_app, name="engine")
+app.add_typer(traders_app, name="traders")
+app.add_typer(platform_app, name="platform")
+app.command("simulate")(simulate_command)
 
 
 @app.callback()
@@ -87,25 +92,22 @@ def print_round_trip(result) -> None:
 
 
 @app.command("run")
-def run_command(ctx: typer.Context) -> None:
-    """The platform's main job: stack up, topics apply, then the live pipeline."""
-    from orderbook_platform.kafka.topics import apply_topics
-    from orderbook_platform.roundtrip import round_trip
-    from orderbook_platform.stack import Stack
+def run_command(
+    ctx: typer.Context,
+    swarm_seconds: Annotated[
+        int, typer.Option("--swarm-seconds", min=5, help="How long the live swarm trades.")
+    ] = 45,
+    traders: Annotated[int, typer.Option("--traders", min=1, max=10_000)] = 300,
+    platform: Annotated[
+        bool, typer.Option("--platform/--no-platform", help="Materialise the hour with Dagster.")
+    ] = True,
+) -> None:
+    """The platform's main job: stack, topics, engine, a live swarm, then the data platform."""
+    from orderbook_platform.run import run_platform
 
-    settings = settings_from(ctx)
-    print_endpoints(Stack(settings, err_console).up())
-    report = apply_topics(settings)
-    console.print(
-        f"topics: {len(report.changes)} declared, {len(report.changed)} changed "
-        f"({', '.join(f'{c.topic} {c.action}' for c in report.changed) or 'none'})"
+    run_platform(
+        settings_from(ctx), swarm_seconds=swarm_seconds, traders=traders, platform=platform
     )
-    with err_console.status("round trip of 10,000 orders"):
-        result = round_trip(settings, count=10_000)
-    print_round_trip(result)
-    if result.matched != result.sent:
-        raise PlatformError(f"round trip lost or altered {result.sent - result.matched} message(s)")
-    console.print("Stack left running; stop it with [bold]uv run orderbook stack down[/].")
 
 
 def main() -> None:
