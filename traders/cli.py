@@ -172,7 +172,9 @@ def run_swarm(settings, pool_settings, *, progress: bool = True) -> dict:
     metrics = None
     if pool_settings.metrics_port is not None:
         metrics = PoolMetrics()
-        metrics.serve(pool_settings.metrics_port)
+        port = metrics.serve(pool_settings.metrics_port)
+        if progress:
+            sys.stderr.write(f"traders: /metrics and /healthz on port {port}\n")
     pool = TraderPool(pool_settings, producer, consumer, metrics=metrics, start_prices=start_prices)
     previous = {}
     in_main = threading.current_thread() is threading.main_thread()
@@ -189,6 +191,8 @@ def run_swarm(settings, pool_settings, *, progress: bool = True) -> dict:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         consumer.close()
+        if metrics is not None:
+            metrics.stop()
     summary = pool.summary()
     if pool_settings.summary_path is not None:
         pool_settings.summary_path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,14 +1,26 @@
-"""Prometheus metrics of the live pool, in a registry of its own (`orderbook_traders_*`).
+"""Prometheus metrics and health of the live pool, on the engine's conventions.
 
-Counters are synced from `PoolStats` once per loop pass (deltas), so the hot path
-only bumps plain ints.
+A registry of its own (`orderbook_traders_*`), served with `/healthz` on a daemon
+thread: `/metrics` (Prometheus text), `/healthz` (JSON; 200 while the loop runs and
+has turned within the last 10 s, 503 otherwise). Counters are synced from `PoolStats`
+once per loop pass (deltas), so the hot path only bumps plain ints.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 if TYPE_CHECKING:
     from traders.pool import TraderPool
@@ -62,9 +74,36 @@ class PoolMetrics:
             registry=registry,
         )
         self._seen: dict[str, int] = {}
+        self._pool: TraderPool | None = None
+        self._server: ThreadingHTTPServer | None = None
 
-    def serve(self, port: int) -> None:
-        start_http_server(port, registry=self.registry)
+    def serve(self, port: int, host: str = "0.0.0.0") -> int:
+        """Serve /metrics and /healthz; returns the port (0 picks a free one)."""
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, name="traders-metrics", daemon=True
+        ).start()
+        return self._server.server_address[1]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        pool = self._pool
+        if pool is None:
+            return False, {"state": "starting"}
+        age = time.monotonic() - pool.last_turn
+        report = {
+            "state": pool.state,
+            "run_id": pool.run_id,
+            "traders": pool.count,
+            "orders_sent": pool.stats.orders_sent,
+            "last_loop_age_s": round(age, 3),
+        }
+        return pool.state == "running" and age < 10, report
 
     def _delta(self, name: str, value: int) -> int:
         before = self._seen.get(name, 0)
@@ -72,6 +111,7 @@ class PoolMetrics:
         return value - before
 
     def update(self, pool: TraderPool) -> None:
+        self._pool = pool
         stats = pool.stats
         for order_type, value in stats.orders.items():
             if delta := self._delta(f"orders/{order_type}", value):
@@ -93,3 +133,28 @@ class PoolMetrics:
         self.traders.set(pool.count)
         self.producer_queue.set(len(pool.producer))
         self.pending_wakeups.set(len(pool.heap))
+
+
+def _handler_for(metrics: PoolMetrics) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                ok, report = metrics.health()
+                self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
+            else:
+                self._send(404, b'{"error": "not found"}', "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # periodic scrapes would drown the pool's own output
+
+    return Handler

@@ -189,6 +189,8 @@ class TraderPool:
         heapq.heapify(self.heap)
         self.stats = PoolStats(started_ns=now)
         self.stopping = threading.Event()
+        self.state = "starting"  # running -> draining -> stopped (for /healthz)
+        self.last_turn = time.monotonic()  # when the loop last turned (for /healthz)
         self._next_sweep = now + _STALE_SWEEP_NS
 
     # ------------------------------------------------------------------ market data
@@ -408,6 +410,7 @@ class TraderPool:
         """Loop until `stop()` or `duration_s`, then drain. Returns the stats."""
         started = self.clock()
         deadline = None if duration_s is None else started + int(duration_s * SECOND)
+        self.state = "running"
         while not self.stopping.is_set():
             now = self.clock()
             if deadline is not None and now >= deadline:
@@ -417,7 +420,14 @@ class TraderPool:
             if self.heap:
                 timeout = min(0.05, max(0.0, (self.heap[0][0] - now) / SECOND))
             self.step(now, timeout)
+            self.last_turn = time.monotonic()
+        self.state = "draining"
+        if self.metrics is not None:
+            self.metrics.update(self)
         self.drain()
+        self.state = "stopped"
+        if self.metrics is not None:
+            self.metrics.update(self)
         return self.stats
 
     def stop(self) -> None:

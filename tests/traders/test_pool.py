@@ -220,3 +220,29 @@ def test_a_pool_starts_from_the_market_s_last_mid_when_it_is_known():
     assert pool.fair_values["XYZ"].value == pytest.approx(120.5)
     assert pool.views["XYZ"].reference == 12_050
     assert pool.fair_values["ABC"].value == pytest.approx(config.start_price)
+
+
+def test_metrics_and_health_are_served_over_http():
+    import json
+    import urllib.error
+    import urllib.request
+
+    from traders.metrics import PoolMetrics
+
+    metrics = PoolMetrics()
+    port = metrics.serve(0, host="127.0.0.1")
+    try:
+        config = PoolSettings(traders=20, symbols=["XYZ"], run_id="h", seed=1)
+        loopback = Loopback(["XYZ"])
+        pool = TraderPool(config, loopback, loopback, clock=lambda: T0, metrics=metrics)
+        with pytest.raises(urllib.error.HTTPError) as starting:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert starting.value.code == 503
+        pool.state = "running"
+        run_for(pool, 1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert json.loads(response.read())["state"] == "running"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert b"orderbook_traders_traders 20.0" in response.read()
+    finally:
+        metrics.stop()
