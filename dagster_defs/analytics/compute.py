@@ -231,6 +231,8 @@ def order_fills(orders: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
         .with_columns(fill_rate=pl.col("filled") / pl.col("submitted"))
         .select(ORDER_FILLS_SCHEMA.keys())
         .cast(ORDER_FILLS_SCHEMA)
+        # A stable row order makes the float aggregates downstream reproducible bit for bit.
+        .sort("order_id")
     )
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
 import pytest
 from market_data import HourOfMarket
+from typer.testing import CliRunner
 
-from dagster_defs.lake import partition_path, raw_path
+from dagster_defs.analytics.compute import vwap_summary
+from dagster_defs.cli import platform_app
+from dagster_defs.io_manager import read_partition
+from dagster_defs.lake import analytics_path, partition_path, raw_path
+from dagster_defs.partitions import partition_key_for
 from dagster_defs.run_hour import HourSummary, materialize_hour, resources_for
 from orderbook_platform.config import Settings
 
@@ -56,50 +61,97 @@ def raw_frame(settings: Settings, lake_root: str, topic: str, market: HourOfMark
     return frame.sort("kafka_partition", "kafka_offset")
 
 
-def test_an_hour_lands_in_the_local_lake_and_in_s3_with_the_expected_analytics(
-    settings: Settings, known_hour: HourOfMarket, tmp_path: Path
-) -> None:
-    lakes = [str(tmp_path / "lake"), f"s3://{settings.s3.bucket}/e2e-lake"]
-    for lake in lakes:
-        summary = materialize_hour(
-            settings, known_hour.hour, lake, instance=dg.DagsterInstance.ephemeral()
-        )
-        assert_matches_independent_expectations(summary, known_hour)
+@dataclass
+class Materialised:
+    lake: str
+    summary: HourSummary
+    frames: tuple[pl.DataFrame | None, ...]
 
-    local, s3 = (raw_frame(settings, lake, "trades", known_hour) for lake in lakes)
+
+def snapshot(
+    settings: Settings, lake: str, market: HourOfMarket, summary: HourSummary
+) -> tuple[pl.DataFrame | None, ...]:
+    trades = raw_frame(settings, lake, "trades", market)
+    assert trades["trade_id"].n_unique() == trades.height == len(market.trades)
+    return (
+        trades,
+        raw_frame(settings, lake, "orders", market),
+        summary.ohlc,
+        summary.vwap,
+        summary.fill_rate,
+        summary.market_quality,
+    )
+
+
+@pytest.fixture(scope="module")
+def first_local_run(
+    settings: Settings, known_hour: HourOfMarket, tmp_path_factory: pytest.TempPathFactory
+) -> Materialised:
+    lake = str(tmp_path_factory.mktemp("local") / "lake")
+    summary = materialize_hour(
+        settings, known_hour.hour, lake, instance=dg.DagsterInstance.ephemeral()
+    )
+    return Materialised(lake, summary, snapshot(settings, lake, known_hour, summary))
+
+
+def test_an_hour_lands_in_the_local_lake_and_in_s3_with_the_expected_analytics(
+    settings: Settings, known_hour: HourOfMarket, first_local_run: Materialised
+) -> None:
+    assert_matches_independent_expectations(first_local_run.summary, known_hour)
+    s3_lake = f"s3://{settings.s3.bucket}/e2e-lake"
+    summary = materialize_hour(
+        settings, known_hour.hour, s3_lake, instance=dg.DagsterInstance.ephemeral()
+    )
+    assert_matches_independent_expectations(summary, known_hour)
+    assert summary.chart is not None and summary.chart.startswith("s3://")
+
+    local, s3 = (
+        raw_frame(settings, lake, "trades", known_hour) for lake in (first_local_run.lake, s3_lake)
+    )
     assert local.equals(s3)
     assert local.height == len(known_hour.trades)
     # The aborted transaction's records never reach the lake.
     assert not set(local["trade_id"]) & set(known_hour.aborted_trade_ids)
-    orders = raw_frame(settings, lakes[0], "orders", known_hour)
+    orders = raw_frame(settings, first_local_run.lake, "orders", known_hour)
     assert not set(orders["order_id"]) & set(known_hour.aborted_order_ids)
     assert orders.height == len(known_hour.orders)
 
 
 def test_rematerialising_an_hour_three_times_gives_identical_output_without_duplicates(
-    settings: Settings, known_hour: HourOfMarket, tmp_path: Path
+    settings: Settings, known_hour: HourOfMarket, first_local_run: Materialised
 ) -> None:
-    lake = str(tmp_path / "lake")
-    snapshots = []
-    for _ in range(3):
-        summary = materialize_hour(
-            settings, known_hour.hour, lake, instance=dg.DagsterInstance.ephemeral()
-        )
-        assert summary.success
-        trades = raw_frame(settings, lake, "trades", known_hour)
-        assert trades["trade_id"].n_unique() == trades.height == len(known_hour.trades)
-        snapshots.append(
-            (
-                trades,
-                raw_frame(settings, lake, "orders", known_hour),
-                summary.ohlc,
-                summary.vwap,
-                summary.fill_rate,
-                summary.market_quality,
-            )
-        )
-    first = snapshots[0]
-    for later in snapshots[1:]:
-        for before, after in zip(first, later, strict=True):
+    """Run 1 is the fixture's, run 2 goes through the CLI (`orderbook platform materialize`),
+    run 3 through `materialize_hour` again: the lake holds the same rows every time."""
+    lake = first_local_run.lake
+    cli = CliRunner().invoke(
+        platform_app,
+        ["materialize", "--hour", f"{known_hour.hour:%Y-%m-%dT%H}", "--lake", lake],
+        obj={"settings": settings},
+    )
+    assert cli.exit_code == 0, cli.output
+    for expected in ("OHLC 1m", "VWAP per symbol", "Fill rates", "chart:", "make ui"):
+        assert expected in cli.output
+    second = snapshot(settings, lake, known_hour, read_back(settings, lake, known_hour))
+
+    third_summary = materialize_hour(
+        settings, known_hour.hour, lake, instance=dg.DagsterInstance.ephemeral()
+    )
+    third = snapshot(settings, lake, known_hour, third_summary)
+    for later in (second, third):
+        for before, after in zip(first_local_run.frames, later, strict=True):
             assert before is not None and after is not None
             assert before.equals(after)
+
+
+def read_back(settings: Settings, lake_root: str, market: HourOfMarket) -> HourSummary:
+    """The analytics of the hour as stored in the lake (what the CLI run wrote)."""
+    lake = resources_for(settings, lake_root)["lake"].lake()
+    key = partition_key_for(market.hour)
+    tables = {
+        name: read_partition(lake, analytics_path(name), key)
+        for name in ("ohlc_1m", "vwap", "fill_rate", "market_quality")
+    }
+    return HourSummary(
+        key, lake.root, True, ohlc=tables["ohlc_1m"], vwap=vwap_summary(tables["vwap"]),
+        fill_rate=tables["fill_rate"], market_quality=tables["market_quality"],
+    )  # fmt: skip
