@@ -85,7 +85,9 @@ def stop_engine(process: subprocess.Popen, timeout: float = 60) -> int:
     return process.returncode
 
 
-def run_platform(settings: Settings, *, swarm_seconds: int, traders: int, platform: bool) -> None:
+def run_platform(
+    settings: Settings, *, swarm_seconds: int, traders: int, platform: bool, activity: float = 5.0
+) -> None:
     from orderbook_platform.cli.stack import print_endpoints
     from orderbook_platform.kafka.topics import apply_topics
 
@@ -105,7 +107,9 @@ def run_platform(settings: Settings, *, swarm_seconds: int, traders: int, platfo
         from traders.cli import print_swarm_summary, run_swarm
         from traders.settings import load_pool_settings
 
-        pool_settings = load_pool_settings(None, traders=traders, duration_s=float(swarm_seconds))
+        pool_settings = load_pool_settings(
+            None, traders=traders, duration_s=float(swarm_seconds), activity=activity
+        )
         print_swarm_summary(run_swarm(settings, pool_settings))
     finally:
         health = engine_health(port)

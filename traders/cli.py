@@ -188,6 +188,7 @@ def run_swarm(settings, pool_settings, *, progress: bool = True) -> dict:
     try:
         pool.run(pool_settings.duration_s)
     finally:
+        pool.stop()  # also ends the progress reporter when the duration ran out
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         consumer.close()
