@@ -124,8 +124,19 @@ def run_platform(
     if not platform:
         return
     _step("4. data platform: materialise the current hour")
+    import logging
+    import warnings
+
+    import dagster as dg
+
     from dagster_defs.cli import print_summary
     from dagster_defs.run_hour import materialize_hour
+
+    # The demo prints its own summary; the UI keeps the full event log of the run.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies")
+    logging.getLogger("dagster").setLevel(logging.WARNING)
 
     with err_console.status(
         f"Dagster: Spark ingestion + checks + analytics for {started_at:%Y-%m-%d %H}:00 UTC"
