@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -180,6 +182,7 @@ class Bench:
         self.bootstrap = settings.kafka.bootstrap_servers
         self.processes: list[subprocess.Popen] = []
         self.broker_pid = 0
+        self.last_count = 0  # orders the last time_until_caught_up covered
 
     def spawn(self, argv: list[str], log: Path | None = None) -> subprocess.Popen:
         process = subprocess.Popen(
@@ -224,40 +227,48 @@ class Bench:
                     raise  # a saturated machine can time a poll out: poll again
 
     def time_until_caught_up(
-        self, group: str, started: float | None = None, pids: tuple[int, ...] = ()
+        self,
+        group: str,
+        started: float | None = None,
+        launch: Callable[[], subprocess.Popen] | None = None,
     ) -> tuple[float, list[float]]:
         """Seconds from the first committed progress (or `started`) to the end of orders,
-        and the CPU seconds each of `pids` used in that interval."""
+        and the CPU seconds the launched process and the broker used in that interval.
+
+        The group's starting point is read before `launch()` starts the consumer, so a
+        fast consumer cannot finish before the clock starts.
+        """
         target = self.end_offsets()
         client = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
         try:
             baseline = self.committed(client)
+            pids = (launch().pid, self.broker_pid) if launch is not None else ()
             first_progress = started
-            entered = time.perf_counter()
-            cpu_at_start = cpu_on_entry = [cpu_seconds(pid) for pid in pids]
+            cpu_at_start = [cpu_seconds(pid) for pid in pids]
             while True:
                 done = self.committed(client)
                 now = time.perf_counter()
                 if first_progress is None and done != baseline:
                     first_progress = now
                     cpu_at_start = [cpu_seconds(pid) for pid in pids]
-                if all(done[p] >= target[p] for p in target):
-                    if first_progress is None:  # done before the first poll saw it start
-                        first_progress, cpu_at_start = entered, cpu_on_entry
+                if first_progress is not None and all(done[p] >= target[p] for p in target):
                     used = [cpu_seconds(pid) - c for pid, c in zip(pids, cpu_at_start, strict=True)]
+                    self.last_count = sum(target.values()) - sum(
+                        max(0, o) for o in baseline.values()
+                    )
                     return now - first_progress, used
                 time.sleep(0.02)
         finally:
             client.close()
 
-    def throughput(self, group: str, process: subprocess.Popen) -> dict[str, float]:
-        """Orders/s (wall), orders per CPU-second of `process`, and the broker's CPU share."""
-        seconds, (own, broker) = self.time_until_caught_up(
-            group, pids=(process.pid, self.broker_pid)
-        )
+    def throughput(self, group: str, launch: Callable[[], subprocess.Popen]) -> dict[str, float]:
+        """Orders/s (wall), orders per CPU-second of the consumer, and the broker's CPU share."""
+        seconds, (own, broker) = self.time_until_caught_up(group, launch=launch)
+        count = self.last_count
         return {
-            "wall": self.args.orders / seconds,
-            "per_cpu": self.args.orders / own if own > 0 else 0.0,
+            "orders": count,
+            "wall": count / seconds,
+            "per_cpu": count / own if own > 0 else 0.0,
             "cpu": own / seconds,
             "broker_cpu": broker / seconds,
             "load": os.getloadavg()[0],
@@ -354,6 +365,9 @@ def run(args: argparse.Namespace) -> None:
     from orderbook_platform.stack import Stack
     from orderbook_platform.testing import settings_env, stack_settings_for
 
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so the private stack is always taken down.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="engine-kafka-bench-") as tmp:
         settings = stack_settings_for(Path(tmp) / ".orderbook")
         stack = Stack(settings)
@@ -362,7 +376,14 @@ def run(args: argparse.Namespace) -> None:
         bench = Bench(args, settings, settings_env(settings))
         bench.broker_pid = stack.kafka.process.pid() or 0
         try:
-            apply_topics(settings)
+            for attempt in range(5):  # a just-created topic can briefly lack a leader
+                try:
+                    apply_topics(settings)
+                    break
+                except KafkaException:
+                    if attempt == 4:
+                        raise
+                    time.sleep(1)
             _create_passthrough_topic(settings.kafka.bootstrap_servers, settings.topics.partitions)
             results = measure(bench, Path(tmp))
         finally:
@@ -382,34 +403,39 @@ def measure(bench: Bench, tmp: Path) -> dict:
         print(f"{name}: {figures['wall']:,.0f} orders/s, {figures['per_cpu']:,.0f} per CPU-s "
               f"(load {figures['load']:.1f})", flush=True)  # fmt: skip
 
+    # Every backlog run reads the same orders: latency runs (which add orders) come last.
     for name, transactional in (("passthrough", "0"), ("passthrough + txn", "1")):
         group = f"bench-{name.replace(' + ', '-')}"
-        worker = bench.worker("passthrough", bench.bootstrap, group, transactional)
-        record(name, bench.throughput(group, worker))
-        if name == "passthrough":
-            for rate in args.rates:
-                stats = bench.latency(group, PASSTHROUGH, rate, seed=args.seed + int(rate))
-                results["latency"][name, rate] = stats
-                print(f"  latency @ {rate:,.0f}/s: {stats}", flush=True)
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
+        launch = partial(bench.worker, "passthrough", bench.bootstrap, group, transactional)
+        record(name, bench.throughput(group, launch))
+        bench.stop_all()
 
     for batch_size in args.sweep:
         group = f"bench-engine-{batch_size}"
-        sweep = bench.engine(group, tmp / f"engine-{batch_size}.log", batch_size)
-        record(f"engine, batch {batch_size}", bench.throughput(group, sweep))
-        sweep.send_signal(signal.SIGTERM)
-        sweep.wait(60)
+        launch = partial(bench.engine, group, tmp / f"engine-{batch_size}.log", batch_size)
+        record(f"engine, batch {batch_size}", bench.throughput(group, launch))
+        bench.stop_all()
 
     engine_log = tmp / "engine.log"
-    engine = bench.engine("bench-engine", engine_log, args.batch_size)
-    record(f"engine, batch {args.batch_size}", bench.throughput("bench-engine", engine))
+    launch = partial(bench.engine, "bench-engine", engine_log, args.batch_size)
+    record(f"engine, batch {args.batch_size}", bench.throughput("bench-engine", launch))
+    engine = bench.processes[-1]
     for rate in args.rates:
         stats = bench.latency("bench-engine", "trades", rate, seed=args.seed + 7 * int(rate))
         results["latency"]["engine", rate] = stats
         print(f"  latency @ {rate:,.0f}/s: {stats}", flush=True)
     engine.send_signal(signal.SIGTERM)
     engine.wait(60)
+
+    worker = bench.worker("passthrough", bench.bootstrap, "bench-passthrough", "0")
+    bench.time_until_caught_up("bench-passthrough")  # the engine's latency orders first
+    for rate in args.rates:
+        stats = bench.latency("bench-passthrough", PASSTHROUGH, rate, seed=args.seed + int(rate))
+        results["latency"]["passthrough", rate] = stats
+        print(f"  passthrough latency @ {rate:,.0f}/s: {stats}", flush=True)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(60)
+
     totals = [
         json.loads(line)
         for line in engine_log.read_text().splitlines()
