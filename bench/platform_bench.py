@@ -197,7 +197,7 @@ def pandas_analytics(trades: pd.DataFrame, orders: pd.DataFrame) -> tuple[int, i
             orders=("order_id", "size"),
             submitted=("submitted", "sum"),
             filled=("filled", "sum"),
-            mean_order_fill_rate=("fill_rate", "mean"),
+            mean_time_to_first_fill_ms=("time_to_first_fill_ms", "mean"),
             median_time_to_first_fill_ms=("time_to_first_fill_ms", "median"),
         )
         .reset_index()

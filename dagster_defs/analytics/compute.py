@@ -70,18 +70,31 @@ OHLC_SCHEMA = {
 }
 
 
+def _time_order_keys(frame: pl.DataFrame) -> list[str]:
+    return [
+        "event_ns",
+        *(c for c in ("sequence", "kafka_partition", "kafka_offset") if c in frame.columns),
+    ]
+
+
 def ohlc_1m(trades: pl.DataFrame) -> pl.DataFrame:
-    """Per symbol and minute: open/high/low/close, volume, trade count, notional and VWAP."""
+    """Per symbol and minute: open/high/low/close, volume, trade count, notional and VWAP.
+
+    Open and close are the first and last trades by (time, sequence, offset), picked per
+    group rather than by sorting everything; the plan runs on polars' streaming engine.
+    """
     if trades.is_empty():
         return pl.DataFrame(schema=OHLC_SCHEMA)
-    ordered = _in_time_order(trades).with_columns(minute_ns=pl.col("event_ns") // NS_PER_MINUTE)
+    keys = _time_order_keys(trades)
     candles = (
-        ordered.group_by("symbol", "minute_ns")
+        trades.lazy()
+        .with_columns(event_ns=event_ns(trades))
+        .group_by("symbol", minute_ns=pl.col("event_ns") // NS_PER_MINUTE)
         .agg(
-            open=pl.col("price").first(),
+            open=pl.col("price").bottom_k_by(keys, 1).first(),
             high=pl.col("price").max(),
             low=pl.col("price").min(),
-            close=pl.col("price").last(),
+            close=pl.col("price").top_k_by(keys, 1).first(),
             volume=pl.col("quantity").sum().cast(pl.Int64),
             trade_count=pl.len().cast(pl.Int64),
             notional=(pl.col("price") * pl.col("quantity")).sum(),
@@ -90,8 +103,11 @@ def ohlc_1m(trades: pl.DataFrame) -> pl.DataFrame:
             vwap=pl.col("notional") / pl.col("volume"),
             minute=minute_of(pl.col("minute_ns") * NS_PER_MINUTE),
         )
+        .select(OHLC_SCHEMA.keys())
+        .cast(OHLC_SCHEMA)
+        .sort("symbol", "minute")
     )
-    return candles.select(OHLC_SCHEMA.keys()).cast(OHLC_SCHEMA).sort("symbol", "minute")
+    return candles.collect(engine="streaming")
 
 
 # -- vwap ------------------------------------------------------------------------------------
@@ -177,6 +193,7 @@ ORDER_FILLS_SCHEMA = {
     "filled": pl.Int64,
     "fill_rate": pl.Float64,
     "time_to_first_fill_ms": pl.Float64,
+    "time_to_first_fill_ns": pl.Int64,
 }
 
 
@@ -188,73 +205,75 @@ def strategy_of(trader_id: pl.Expr) -> pl.Expr:
 
 def order_fills(orders: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
     """Per new order of the hour: submitted and filled lots, fill rate, time to first fill."""
-    new_orders = orders.filter(pl.col("order_type").is_in(NEW_ORDER_TYPES))
-    if new_orders.is_empty():
-        return pl.DataFrame(schema=ORDER_FILLS_SCHEMA)
-    fills = (
-        pl.concat(
-            [
-                trades.select(
-                    pl.col("left_order_id").alias("order_id"), "quantity", t=event_ns(trades)
-                ),
-                trades.select(
-                    pl.col("right_order_id").alias("order_id"), "quantity", t=event_ns(trades)
-                ),
-            ]
+    new_orders = orders.lazy().filter(pl.col("order_type").is_in(NEW_ORDER_TYPES))
+    fill_legs = [
+        trades.lazy().select(
+            pl.col(side).cast(orders.schema["order_id"]).alias("order_id"),
+            pl.col("quantity").cast(pl.Int64),
+            t=event_ns(trades).cast(pl.Int64),
         )
+        for side in ("left_order_id", "right_order_id")
+    ]
+    fills = (
+        pl.concat(fill_legs)
         .group_by("order_id")
         .agg(filled=pl.col("quantity").sum(), first_fill=pl.col("t").min())
-        if not trades.is_empty()
-        else pl.DataFrame(
-            schema={
-                "order_id": orders.schema["order_id"],
-                "filled": pl.Int64,
-                "first_fill": pl.Int64,
-            }
-        )
     )
-    submitted = new_orders.with_columns(submitted_at=event_ns(new_orders)).unique(
-        "order_id", keep="first"
+    # The strategy regex runs once per distinct trader, not once per order.
+    strategies = (
+        new_orders.select(pl.col("trader_id").unique())
+        .drop_nulls()
+        .with_columns(strategy=strategy_of(pl.col("trader_id")))
     )
-    joined = submitted.join(fills, on="order_id", how="left")
-    return (
-        joined.with_columns(
+    per_order = (
+        # Duplicate new-order ids never get here: the blocking raw_orders schema check
+        # rejects them upstream.
+        new_orders.with_columns(submitted_at=event_ns(orders))
+        .join(fills, on="order_id", how="left")
+        .join(strategies, on="trader_id", how="left")
+        .with_columns(
             time_in_force=pl.when(pl.col("order_type") == "market")
             .then(pl.lit("IOC"))
             .otherwise(pl.col("time_in_force").fill_null("GTC")),
             side=pl.when(pl.col("quantity") > 0).then(pl.lit("Buy")).otherwise(pl.lit("Sell")),
-            strategy=strategy_of(pl.col("trader_id")),
+            strategy=pl.col("strategy").fill_null("unknown"),
             submitted=pl.col("quantity").abs(),
             filled=pl.col("filled").fill_null(0),
-            time_to_first_fill_ms=(pl.col("first_fill") - pl.col("submitted_at")) / 1e6,
+            time_to_first_fill_ns=pl.col("first_fill") - pl.col("submitted_at"),
         )
+        .with_columns(time_to_first_fill_ms=pl.col("time_to_first_fill_ns") / 1e6)
         .with_columns(fill_rate=pl.col("filled") / pl.col("submitted"))
         .select(ORDER_FILLS_SCHEMA.keys())
         .cast(ORDER_FILLS_SCHEMA)
-        # A stable row order makes the float aggregates downstream reproducible bit for bit.
-        .sort("order_id")
     )
+    return per_order.collect(engine="streaming")
 
 
 FILL_RATE_GROUPS = ("order_type", "time_in_force", "side", "strategy")
 
 
 def fill_rates(per_order: pl.DataFrame) -> pl.DataFrame:
-    """Aggregated by order type, time in force, side and strategy; `fill_rate` is lot-weighted."""
+    """Aggregated by order type, time in force, side and strategy; `fill_rate` is lot-weighted.
+
+    Every aggregate is built from integer sums, counts and medians, so the result does not
+    depend on row order (float sums do, in their last bits).
+    """
+    wait_ns = pl.col("time_to_first_fill_ns")
     return (
-        per_order.group_by(FILL_RATE_GROUPS)
+        per_order.lazy()
+        .group_by(FILL_RATE_GROUPS)
         .agg(
             orders=pl.len().cast(pl.Int64),
             submitted=pl.col("submitted").sum(),
             filled=pl.col("filled").sum(),
             orders_with_fill=(pl.col("filled") > 0).sum().cast(pl.Int64),
             fully_filled=(pl.col("filled") >= pl.col("submitted")).sum().cast(pl.Int64),
-            mean_order_fill_rate=pl.col("fill_rate").mean(),
-            mean_time_to_first_fill_ms=pl.col("time_to_first_fill_ms").mean(),
-            median_time_to_first_fill_ms=pl.col("time_to_first_fill_ms").median(),
+            mean_time_to_first_fill_ms=wait_ns.sum() / wait_ns.count() / 1e6,
+            median_time_to_first_fill_ms=wait_ns.median() / 1e6,
         )
         .with_columns(fill_rate=pl.col("filled") / pl.col("submitted"))
         .sort(FILL_RATE_GROUPS)
+        .collect(engine="streaming")
     )
 
 

@@ -239,9 +239,6 @@ def fill_rate_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "fill_rate": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False),
-            "mean_order_fill_rate": pa.Column(
-                pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False
-            ),
             "submitted": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
             "filled": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
         },
