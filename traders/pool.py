@@ -36,6 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import log as _log
 from typing import Any, Protocol
 
 import msgspec
@@ -324,12 +325,15 @@ class TraderPool:
         buckets = self.trader_buckets
         tokens, last = buckets.tokens, buckets.last
         rate, burst = buckets.rate, buckets.burst
-        heappop, heappush = heapq.heappop, heapq.heappush
+        heappop, heapreplace = heapq.heappop, heapq.heapreplace
         send = self._send
         done = 0
         sent = 0
+        fair_values = self.fair_values
+        random_log = _log
         while heap and heap[0][0] <= now and done < budget:
-            _, key = heappop(heap)
+            # Peek, not pop: a regular wake-up is replaced in place below (one sift).
+            key = heap[0][1]
             index = key % count
             kind = key // count  # 0 regular, 1 quote reaction, 2 news
             trader = traders[index]
@@ -342,17 +346,26 @@ class TraderPool:
                 # Come back when the bucket allows; the wake-up is postponed, not lost.
                 stats.throttled_trader += 1
                 retry = now + int((MAX_ORDERS_PER_DECISION - available) / rate * SECOND) + 1
-                heappush(heap, (retry, key))
+                heapreplace(heap, (retry, key))
                 continue
             if kind == 0:
                 orders = trader.decide(now, market)
-                heappush(heap, (next_wake(trader, now, market), key))
+                # swarm.next_wake, inlined (same draws): the commonest path of the loop.
+                wake_rate = trader.rate
+                if trader.follows_news:
+                    fair_value = fair_values.get(trader.symbols[0])
+                    if fair_value is not None:
+                        wake_rate *= fair_value.activity
+                interval = -random_log(1.0 - trader.rng.random()) / wake_rate
+                heapreplace(heap, (now + 1 + int(interval * SECOND), key))
             elif kind == 1:
+                heappop(heap)
                 self.reaction_pending[index] = False
                 orders = []
                 for symbol in trader.symbols:
                     orders.extend(trader.on_quote(now, views[symbol], market))
             else:
+                heappop(heap)
                 self.news_pending[index] = False
                 orders = trader.decide(now, market)
             done += 1
