@@ -203,8 +203,10 @@ def format_report(report: dict) -> str:
     """Human-readable lines of a report, one block per symbol."""
     lines = []
     for symbol, entry in report["symbols"].items():
+        note = " - too few to judge; see docs/market-realism.md" if entry["returns"] < 120 else ""
         lines.append(
-            f"{symbol}: {'PASS' if entry['passed'] else 'FAIL'} ({entry['returns']} one-minute returns)"
+            f"{symbol}: {'PASS' if entry['passed'] else 'FAIL'} "
+            f"({entry['returns']} one-minute returns{note})"
         )
         for name, value in entry.items():
             if name in ("checks", "passed", "returns"):
