@@ -5,7 +5,8 @@ the `kafka_*` columns). Event time is the message `time` (epoch ns) and falls ba
 Kafka record timestamp, which producers set from the same `time`.
 
 Conventions (docs/data-platform.md):
-- a trader's strategy is the `trader_id` prefix before a final `-<n>` (`mm-3` -> `mm`);
+- a trader's strategy is the `trader_id` prefix before a final `-<n>` (`mm-3` -> `mm`,
+  `run7.mm-3` -> `mm`);
   ids without that suffix are their own strategy, a missing id is "unknown";
 - a market order's time in force is reported as IOC (its remainder is cancelled);
 - fills are attributed within the hour: an order's fills in a later hour are not seen.
@@ -21,7 +22,8 @@ import polars as pl
 UTC_US = pl.Datetime("us", "UTC")
 
 NEW_ORDER_TYPES = ("limit", "market")
-STRATEGY_PATTERN = r"^(.*)-\d+$"
+# An optional `<run>.` prefix (the live pool names traders `<run>.<strategy>-<n>`).
+STRATEGY_PATTERN = r"^(?:.*\.)?([^.]+)-\d+$"
 
 
 NS_PER_MINUTE = 60_000_000_000
