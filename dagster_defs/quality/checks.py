@@ -39,6 +39,29 @@ def validation_result(validation: schemas.Validation) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=validation.passed, metadata=metadata)
 
 
+def each_hour(
+    context: dg.AssetCheckExecutionContext, check_hour: Callable[[str], dg.AssetCheckResult]
+) -> dg.AssetCheckResult:
+    """Run `check_hour` on every partition of the step: one hour normally, a range in a
+    single-run backfill. Dagster 1.13 records one evaluation per step, so a range is
+    reported as one result (failed if any hour failed) with the failing hours listed."""
+    keys = context.partition_keys
+    if len(keys) == 1:
+        return check_hour(keys[0])
+    results = {key: check_hour(key) for key in keys}
+    failed = [key for key, result in results.items() if not result.passed]
+    first = results[failed[0]] if failed else next(iter(results.values()))
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=first.severity,
+        metadata={
+            **first.metadata,
+            "hours": len(keys),
+            "failed_hours": dg.MetadataValue.json(failed),
+        },
+    )
+
+
 SchemaFactory = Callable[[MarketResource], pa.DataFrameSchema]
 
 RAW_SCHEMAS: dict[str, SchemaFactory] = {
@@ -65,8 +88,13 @@ def _raw_schema_check(asset_name: str, schema_for: SchemaFactory) -> dg.AssetChe
     def _check(
         context: dg.AssetCheckExecutionContext, lake: LakeResource, market: MarketResource
     ) -> dg.AssetCheckResult:
-        frame = read_partition(lake.lake(), table, context.partition_key)
-        return validation_result(schemas.validate(schema_for(market), frame))
+        schema = schema_for(market)
+
+        def check_hour(key: str) -> dg.AssetCheckResult:
+            frame = read_partition(lake.lake(), table, key)
+            return validation_result(schemas.validate(schema, frame))
+
+        return each_hour(context, check_hour)
 
     return _check
 
@@ -84,25 +112,28 @@ def _reconciliation_check(asset_name: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, lake: LakeResource, kafka: KafkaResource
     ) -> dg.AssetCheckResult:
-        frame = read_partition(lake.lake(), raw_path(topic), context.partition_key)
-        start = hour_start(context.partition_key)
-        result = reconcile(kafka.settings(), topic, start, start + timedelta(hours=1), frame)
-        return dg.AssetCheckResult(
-            passed=result.matches,
-            metadata={
-                "topic_records": result.topic_records,
-                "lake_rows": result.lake_rows,
-                "missing_from_lake": len(result.missing_from_lake),
-                "unexpected_in_lake": len(result.unexpected_in_lake),
-                "read_complete": result.complete,
-                "examples": dg.MetadataValue.json(
-                    {
-                        "missing_from_lake": [list(i) for i in result.missing_from_lake[:10]],
-                        "unexpected_in_lake": [list(i) for i in result.unexpected_in_lake[:10]],
-                    }
-                ),
-            },
-        )
+        def check_hour(key: str) -> dg.AssetCheckResult:
+            frame = read_partition(lake.lake(), raw_path(topic), key)
+            start = hour_start(key)
+            result = reconcile(kafka.settings(), topic, start, start + timedelta(hours=1), frame)
+            return dg.AssetCheckResult(
+                passed=result.matches,
+                metadata={
+                    "topic_records": result.topic_records,
+                    "lake_rows": result.lake_rows,
+                    "missing_from_lake": len(result.missing_from_lake),
+                    "unexpected_in_lake": len(result.unexpected_in_lake),
+                    "read_complete": result.complete,
+                    "examples": dg.MetadataValue.json(
+                        {
+                            "missing_from_lake": [list(i) for i in result.missing_from_lake[:10]],
+                            "unexpected_in_lake": [list(i) for i in result.unexpected_in_lake[:10]],
+                        }
+                    ),
+                },
+            )
+
+        return each_hour(context, check_hour)
 
     return _check
 
@@ -120,31 +151,34 @@ def _reconciliation_check(asset_name: str) -> dg.AssetChecksDefinition:
 def trades_reference_known_orders(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    store = lake.lake()
-    hour = hour_start(context.partition_key)
-    trades = read_partition(store, raw_path("trades"), context.partition_key)
-    known: list[pl.Series] = []
-    for back in range(KNOWN_ORDERS_LOOKBACK_HOURS + 1):
-        try:
-            orders = read_partition(
-                store, raw_path("orders"), partition_key_for(hour - timedelta(hours=back))
-            )
-        except dg.Failure:
-            continue
-        known.append(orders["order_id"])
-    known_ids = pl.concat(known) if known else pl.Series("order_id", [], dtype=pl.String)
-    unknown = unknown_order_references(trades, known_ids)
-    return dg.AssetCheckResult(
-        passed=unknown.is_empty(),
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "trades": trades.height,
-            "unknown_references": unknown.height,
-            "failure_cases": dg.MetadataValue.md(
-                markdown_table(unknown.head(MAX_FAILURE_ROWS).to_dicts())
-            ),
-        },
-    )
+    def check_hour(key: str) -> dg.AssetCheckResult:
+        store = lake.lake()
+        hour = hour_start(key)
+        trades = read_partition(store, raw_path("trades"), key)
+        known: list[pl.Series] = []
+        for back in range(KNOWN_ORDERS_LOOKBACK_HOURS + 1):
+            try:
+                orders = read_partition(
+                    store, raw_path("orders"), partition_key_for(hour - timedelta(hours=back))
+                )
+            except dg.Failure:
+                continue
+            known.append(orders["order_id"])
+        known_ids = pl.concat(known) if known else pl.Series("order_id", [], dtype=pl.String)
+        unknown = unknown_order_references(trades, known_ids)
+        return dg.AssetCheckResult(
+            passed=unknown.is_empty(),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "trades": trades.height,
+                "unknown_references": unknown.height,
+                "failure_cases": dg.MetadataValue.md(
+                    markdown_table(unknown.head(MAX_FAILURE_ROWS).to_dicts())
+                ),
+            },
+        )
+
+    return each_hour(context, check_hour)
 
 
 @dg.asset_check(
@@ -157,8 +191,11 @@ def trades_reference_known_orders(
 def ohlc_candles_consistent(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    candles = read_partition(lake.lake(), analytics_path("ohlc_1m"), context.partition_key)
-    return validation_result(schemas.validate(schemas.ohlc_1m_schema(), candles))
+    def check_hour(key: str) -> dg.AssetCheckResult:
+        candles = read_partition(lake.lake(), analytics_path("ohlc_1m"), key)
+        return validation_result(schemas.validate(schemas.ohlc_1m_schema(), candles))
+
+    return each_hour(context, check_hour)
 
 
 @dg.asset_check(
@@ -171,8 +208,11 @@ def ohlc_candles_consistent(
 def fill_rate_in_unit_interval(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    rates = read_partition(lake.lake(), analytics_path("fill_rate"), context.partition_key)
-    return validation_result(schemas.validate(schemas.fill_rate_schema(), rates))
+    def check_hour(key: str) -> dg.AssetCheckResult:
+        rates = read_partition(lake.lake(), analytics_path("fill_rate"), key)
+        return validation_result(schemas.validate(schemas.fill_rate_schema(), rates))
+
+    return each_hour(context, check_hour)
 
 
 raw_schema_checks = [_raw_schema_check(name, factory) for name, factory in RAW_SCHEMAS.items()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 
 import dagster as dg
 import polars as pl
@@ -13,9 +14,11 @@ from typer.testing import CliRunner
 
 from dagster_defs.analytics.compute import vwap_summary
 from dagster_defs.cli import platform_app
+from dagster_defs.ingestion.assets import ingest_kafka_topics
 from dagster_defs.io_manager import read_partition
 from dagster_defs.lake import analytics_path, partition_path, raw_path
-from dagster_defs.partitions import partition_key_for
+from dagster_defs.partitions import hourly_partitions, partition_key_for
+from dagster_defs.quality.checks import all_checks
 from dagster_defs.run_hour import HourSummary, materialize_hour, resources_for
 from orderbook_platform.config import Settings
 
@@ -155,3 +158,37 @@ def read_back(settings: Settings, lake_root: str, market: HourOfMarket) -> HourS
         key, lake.root, True, ohlc=tables["ohlc_1m"], vwap=vwap_summary(tables["vwap"]),
         fill_rate=tables["fill_rate"], market_quality=tables["market_quality"],
     )  # fmt: skip
+
+
+def test_a_backfill_of_several_hours_runs_as_one_spark_job_and_writes_every_hour(
+    settings: Settings, known_hour: HourOfMarket, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    lake = str(tmp_path_factory.mktemp("backfill") / "lake")
+    resources = resources_for(settings, lake)
+    raw = dg.AssetSelection.assets("raw_trades", "raw_orders")
+    defs = dg.Definitions(
+        assets=[ingest_kafka_topics],
+        asset_checks=all_checks[:7],  # the raw checks
+        jobs=[dg.define_asset_job("backfill", selection=raw, partitions_def=hourly_partitions)],
+        resources=resources,
+    )
+    quiet_hour = known_hour.hour - timedelta(hours=1)  # nothing was published for it
+    result = defs.resolve_job_def("backfill").execute_in_process(
+        tags={
+            "dagster/asset_partition_range_start": partition_key_for(quiet_hour),
+            "dagster/asset_partition_range_end": partition_key_for(known_hour.hour),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    steps = {e.step_key for e in result.all_events if e.is_step_success}
+    assert "ingest_kafka_topics" in steps
+    store = resources["lake"].lake()
+    quiet = store.read_parquet(partition_path(raw_path("trades"), quiet_hour))
+    assert quiet is not None and quiet.is_empty()  # an empty hour is still written, typed
+    assert set(quiet.columns) >= {"trade_id", "price", "kafka_offset"}
+    busy = raw_frame(settings, lake, "trades", known_hour)
+    assert busy.height == len(known_hour.trades)
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations)
+    assert {e.metadata["hours"].value for e in evaluations} == {2}
