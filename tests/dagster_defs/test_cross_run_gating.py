@@ -68,9 +68,11 @@ def test_ohlc_waits_for_a_passing_blocking_check_on_raw_trades_from_another_run(
 def test_ohlc_follows_at_once_when_the_checks_pass() -> None:
     now = datetime.now(UTC)
     key = partition_key_for(now)
+    selection = dg.AssetSelection.assets("ohlc_1m")
     with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs, instance, selection, evaluation_time=now)
         ingest_raw_trades(instance, key, schema_passes=True)
         result = dg.evaluate_automation_conditions(
-            defs, instance, dg.AssetSelection.assets("ohlc_1m"), evaluation_time=now
+            defs, instance, selection, evaluation_time=now, cursor=first.cursor
         )
         assert requested(result, key)
