@@ -139,6 +139,8 @@ def polars_analytics(trades: pl.DataFrame, orders: pl.DataFrame) -> tuple[int, i
 
 def pandas_analytics(trades: pd.DataFrame, orders: pd.DataFrame) -> tuple[int, int]:
     """The same three computations, written the way a pandas user would."""
+    from dagster_defs.analytics.compute import STRATEGY_PATTERN
+
     frame = trades.assign(
         minute=pd.to_datetime(trades["time"], unit="ns", utc=True).dt.floor("min"),
         notional=trades["price"] * trades["quantity"],
@@ -185,7 +187,7 @@ def pandas_analytics(trades: pd.DataFrame, orders: pd.DataFrame) -> tuple[int, i
     )
     per_order["side"] = np.where(per_order["quantity"] > 0, "Buy", "Sell")
     per_order["strategy"] = (
-        per_order["trader_id"].str.extract(r"^(.*)-\d+$")[0].fillna(per_order["trader_id"])
+        per_order["trader_id"].str.extract(STRATEGY_PATTERN)[0].fillna(per_order["trader_id"])
     )
     per_order["submitted"] = per_order["quantity"].abs()
     per_order["filled"] = per_order["filled"].fillna(0)
