@@ -1,0 +1,1 @@
+"""Hourly polars analytics: pure compute, the chart, thin assets."""

@@ -1,0 +1,1 @@
+"""Jobs, the hourly schedule, alert targets and sensors."""

@@ -1,0 +1,1 @@
+"""Spark batch ingestion of the Kafka topics into the raw lake."""

@@ -1,0 +1,1 @@
+"""pandera schemas, reconciliation by id and the asset checks."""
