@@ -81,7 +81,17 @@ class ManagedProcess:
         return process.pid
 
     def exited_early(self) -> bool:
-        return self.pid_file.exists() and not self.is_running()
+        """The process we just started is gone (a zombie counts as gone).
+
+        Only liveness is checked, not the command line: right after fork and before exec
+        the child still shows Python's command line.
+        """
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ValueError, IndexError):
+            return self.pid_file.exists()
+        return state == "Z"
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, wait, then SIGKILL the whole process group. True if it was running."""

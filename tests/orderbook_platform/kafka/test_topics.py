@@ -8,6 +8,8 @@ from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 from orderbook_platform.config import Settings
 from orderbook_platform.kafka.clients import admin_client, consumer, producer
 from orderbook_platform.kafka.topics import Action, apply_topics, declared_topics
+from orderbook_platform.stack import Stack
+from orderbook_platform.testing import stack_settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -85,25 +87,33 @@ def test_prune_never_deletes_a_foreign_topic_but_deletes_its_own_stale_ones(sett
     assert apply_topics(settings, prune=True).changed == []
 
 
-def test_produce_and_consume_on_every_declared_topic(settings: Settings):
-    run = uuid.uuid4().hex
-    writer = producer(settings.kafka)
-    names = [s.name for s in declared_topics(settings)]
-    for name in names:
-        writer.produce(name, key=b"XYZ", value=f'{{"probe":"{run}","topic":"{name}"}}'.encode())
-    assert writer.flush(30) == 0
-
-    reader = consumer(settings.kafka, group_id=f"probe-{run}")
-    reader.subscribe(names)
-    seen: set[str] = set()
+def test_produce_and_consume_on_every_declared_topic(tmp_path):
+    # A stack of its own: raw probe bytes must not land on topics other tests consume.
+    settings = stack_settings_for(tmp_path / ".orderbook")
+    stack = Stack(settings)
+    stack.up()
     try:
-        for _ in range(60):
-            for message in reader.consume(num_messages=500, timeout=1):
-                assert message.error() is None
-                if run.encode() in message.value():
-                    seen.add(message.topic())
-            if seen == set(names):
-                break
+        apply_topics(settings)
+        run = uuid.uuid4().hex
+        writer = producer(settings.kafka)
+        names = [s.name for s in declared_topics(settings)]
+        for name in names:
+            writer.produce(name, key=b"XYZ", value=f'{{"probe":"{run}","topic":"{name}"}}'.encode())
+        assert writer.flush(30) == 0
+
+        reader = consumer(settings.kafka, group_id=f"probe-{run}")
+        reader.subscribe(names)
+        seen: set[str] = set()
+        try:
+            for _ in range(60):
+                for message in reader.consume(num_messages=500, timeout=1):
+                    assert message.error() is None
+                    if run.encode() in message.value():
+                        seen.add(message.topic())
+                if seen == set(names):
+                    break
+        finally:
+            reader.close()
+        assert seen == set(names)
     finally:
-        reader.close()
-    assert seen == set(names)
+        stack.down(purge=True)
