@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    install everything, start the local stack and run the platform"
 	@echo "make test   install everything and run the whole test suite (unit + integration)"
+	@echo "make ui     the Dagster UI (lineage, partitions, checks) on http://127.0.0.1:3000"
 	@echo "make lint | format | bench | stack-down | clean"
 
 uv:
@@ -46,6 +47,9 @@ test-integration: install
 
 bench: venv
 	@for b in bench/*_bench.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
+
+ui: install
+	@$(ORDERBOOK) platform ui
 
 stack-down: venv
 	@$(ORDERBOOK) stack down
