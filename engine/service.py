@@ -88,6 +88,7 @@ class PartitionState:
     matcher: Matcher
     next_offset: int  # the next orders offset to apply; committed with each transaction
     since_snapshot: int = 0  # orders applied (incl. replayed) since its last snapshot round
+    snapshot_at: float = field(default_factory=time.monotonic)  # when that round was
 
 
 @dataclass
@@ -120,8 +121,6 @@ class EngineService:
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._reader: Consumer | None = None
-        self._last_snapshot = time.monotonic()
-        self._since_snapshot = 0
         self._last_activity = time.monotonic()  # input or (re)assignment, for max_idle
         self._offsets_sender = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
 
@@ -259,7 +258,7 @@ class EngineService:
             if messages:
                 self._last_activity = now
                 self._transaction(messages)
-            elif self._snapshot_due(now):
+            elif self._due_partitions(now):
                 self._transaction([])
             elif max_idle is not None and now - self._last_activity >= max_idle:
                 idle = round(now - self._last_activity, 1)
@@ -332,8 +331,7 @@ class EngineService:
                     30,
                 )
             applied = self._apply(messages) if messages else (0, 0, {}, Tally())
-            if force_snapshot or self._snapshot_due(time.monotonic()):
-                self._write_snapshot_round()
+            self._snapshot_if_due(force_snapshot)
             committing = time.perf_counter()
             if sending is not None:
                 sending.result()
@@ -481,7 +479,6 @@ class EngineService:
                 events[topic] += 1
                 if topic == ORDER_EVENTS and output.event == "rejected":
                     rejects[output.reason] += 1
-        self._since_snapshot += orders + dlq
         return orders, dlq, events, rejects
 
     def _produce_when_room(
@@ -541,20 +538,37 @@ class EngineService:
 
     # ------------------------------------------------------------------ snapshots
 
-    def _snapshot_due(self, now: float) -> bool:
-        if self._since_snapshot >= self.config.snapshot_every:
-            return True
-        return now - self._last_snapshot >= self.config.snapshot_seconds and any(
-            state.since_snapshot for state in self._partitions.values()
-        )
+    def _due_partitions(self, now: float) -> list[int]:
+        """Partitions whose books changed and are --snapshot-every orders or
+        --snapshot-seconds past their last round."""
+        every, seconds = self.config.snapshot_every, self.config.snapshot_seconds
+        return [
+            partition
+            for partition, state in self._partitions.items()
+            if state.since_snapshot
+            and (state.since_snapshot >= every or now - state.snapshot_at >= seconds)
+        ]
 
-    def _write_snapshot_round(self) -> None:
-        """One record per symbol of every partition that changed, all at its next offset."""
+    def _snapshot_if_due(self, everything: bool) -> None:
+        """Snapshot every changed partition (`everything`), else the most overdue one.
+
+        One partition per transaction spreads the pause a round costs (it serializes
+        whole books) over several transactions instead of stalling one for all.
+        """
+        if everything:
+            chosen = [p for p, state in self._partitions.items() if state.since_snapshot]
+        else:
+            due = self._due_partitions(time.monotonic())
+            chosen = [max(due, key=lambda p: self._partitions[p].since_snapshot)] if due else []
+        if chosen:
+            self._write_snapshot_round(chosen)
+
+    def _write_snapshot_round(self, partitions: list[int]) -> None:
+        """One record per symbol of each of `partitions`, all at that partition's next offset."""
         group, instance_id = self.config.group, self.config.instance_id
         records = total = largest = 0
-        for partition, state in self._partitions.items():
-            if not state.since_snapshot:
-                continue
+        for partition in partitions:
+            state = self._partitions[partition]
             matcher = state.matcher
             for symbol in matcher.symbols():
                 value = encode_snapshot(
@@ -585,8 +599,7 @@ class EngineService:
                 total += len(value)
                 largest = max(largest, len(value))
             state.since_snapshot = 0
-        self._since_snapshot = 0
-        self._last_snapshot = time.monotonic()
+            state.snapshot_at = time.monotonic()
         if records:
             self.metrics.snapshots.inc(records)
             self.metrics.snapshot_bytes.set(total)
@@ -597,7 +610,7 @@ class EngineService:
                     "records": records,
                     "bytes": total,
                     "largest_record_bytes": largest,
-                    "offsets": {p: s.next_offset for p, s in self._partitions.items()},
+                    "offsets": {p: self._partitions[p].next_offset for p in partitions},
                 },
             )
 
@@ -647,7 +660,6 @@ class EngineService:
                 # Consuming on from anywhere else would skip or repeat orders; a restart
                 # (crash-only) is always safe, so stop rather than guess.
                 raise self._fatal("rewinding the consumer failed", exc.args[0]) from None
-        self._since_snapshot = sum(s.since_snapshot for s in self._partitions.values())
         self._publish_assignment("partitions rebuilt after an abort", sorted(self._partitions))
         self.health.state = RUNNING
 
@@ -657,7 +669,6 @@ class EngineService:
         for tp in partitions:
             state = self._recover(tp.partition)
             self._partitions[tp.partition] = state
-            self._since_snapshot += state.since_snapshot  # replayed orders count as new
             assigned.append(TopicPartition(ORDERS, tp.partition, state.next_offset))
         consumer.incremental_assign(assigned)
         self._publish_assignment("partitions assigned", [tp.partition for tp in partitions])

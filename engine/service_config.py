@@ -35,8 +35,8 @@ class ServiceConfig:
     - `group`: the consumer group; replicas in one group split the partitions of `orders`.
       Snapshots are keyed by group too, so two deployments never clobber each other's.
     - `batch_size`: most orders per transaction.
-    - `snapshot_every` / `snapshot_seconds`: write a snapshot round once this many orders
-      or seconds have passed since the last one (whichever comes first).
+    - `snapshot_every` / `snapshot_seconds`: snapshot a partition's books once this many
+      of its orders or seconds have passed since its last round (whichever comes first).
     - `metrics_port`: HTTP port of /metrics and /healthz; 0 picks a free one (logged).
     - `max_idle_seconds`: exit 0 after this long without input (None: run until signalled).
     - `session_timeout_ms`: how long a dead replica keeps its partitions.

@@ -89,7 +89,7 @@ def test_kill_9_and_restart_publish_exactly_the_offline_replay(settings: Setting
     assert {r.partition for r in produced} == {0, 1, 2}
     target = end_offsets(settings, "orders")
     # Small snapshot interval and batches so kills land between and inside snapshot rounds.
-    args = ["--snapshot-every", "12000", "--batch-size", "1000"]
+    args = ["--snapshot-every", "6000", "--batch-size", "1000"]
 
     engines: list[EngineProcess] = []
     kill_points = [rng.randint(1_000, 30_000) for _ in range(4)]
