@@ -146,7 +146,7 @@ def run_command(
     ),
     batch_size: Annotated[int, typer.Option(help="Most orders per transaction.")] = 2000,
     snapshot_every: Annotated[
-        int, typer.Option(help="Snapshot the books after this many orders.")
+        int, typer.Option(help="Snapshot a partition's books after this many of its orders.")
     ] = 50_000,
     snapshot_seconds: Annotated[
         float, typer.Option(help="... or after this many seconds with new orders.")
