@@ -562,7 +562,10 @@ def report(args: argparse.Namespace, results: dict) -> None:
     if totals:
         table.add_row("engine events", json.dumps(totals.get("events", {})), "")
     table.add_row("largest snapshot record", f"{results['largest_snapshot_record']:,} bytes", "")
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # a log file: keep each row on one line
+    console.print(table)
     load = ", ".join(f"{x:.1f}" for x in results["load"])
     print(f"cpus: {os.cpu_count()}  load average at the end: {load}")
     print("targets: >= 50,000 orders/s sustained, p99 < 50 ms")
