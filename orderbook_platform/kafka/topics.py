@@ -7,6 +7,7 @@ declared, so a topic the platform did not create is never touched.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -133,6 +134,18 @@ def _read_registry(settings: Settings) -> set[str]:
         reader.close()
 
 
+def _read_registry_when_led(settings: Settings, attempts: int = 20) -> set[str]:
+    """A just-created registry topic may have no leader for a moment: retry briefly."""
+    for attempt in range(attempts):
+        try:
+            return _read_registry(settings)
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    return set()
+
+
 def _write_registry(settings: Settings, owned: Iterable[str], released: Iterable[str]) -> None:
     writer = producer(settings.kafka)
     for name in owned:
@@ -218,7 +231,7 @@ def apply_topics(settings: Settings, prune: bool = False) -> ApplyReport:
     _ensure_topics(admin, [_registry_spec()], 1, registry)
 
     specs = declared_topics(settings)
-    owned_before = _read_registry(settings)
+    owned_before = _read_registry_when_led(settings)
     created = _ensure_topics(admin, specs, replication, report)
     declared = {s.name for s in specs}
     for name in sorted(declared - owned_before - created):

@@ -88,7 +88,9 @@ class KafkaBroker:
         (self.home / "log4j2.yaml").write_text(LOG4J2)
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # a leading "-" would be parsed as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [
                 require_java(), *self._jvm_flags(), "-cp", classpath(jars_dir, "kafka"),
