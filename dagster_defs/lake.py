@@ -28,23 +28,9 @@ class S3Access:
     region: str
 
     def client(self) -> Any:
-        import boto3
-        from botocore.config import Config
+        from orderbook_platform.s3 import make_s3_client
 
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-            config=Config(
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 3, "mode": "standard"},
-                # S3-compatible servers (S3Proxy, older MinIO) reject the newer default checksums.
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
+        return make_s3_client(self.endpoint_url, self.access_key, self.secret_key, self.region)
 
 
 def raw_path(topic: str) -> str:
