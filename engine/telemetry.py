@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -28,6 +25,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+
+from orderbook_platform.metrics_http import MetricsServer
 
 STARTING = "starting"
 RECOVERING = "recovering"
@@ -140,53 +139,35 @@ class Health:
 
 
 class TelemetryServer:
-    """/metrics, /healthz and /readyz on a daemon thread."""
+    """/metrics, /healthz and /readyz on a daemon thread (the platform's shared server)."""
 
     def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
-        handler = _handler_for(metrics, health)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="telemetry", daemon=True
+        def healthz() -> tuple[bool, dict[str, Any]]:
+            report = health.report()
+            return health.healthy, report
+
+        def readyz() -> tuple[bool, dict[str, Any]]:
+            report = health.report()
+            return report["state"] == RUNNING, report
+
+        self._server = MetricsServer(
+            metrics.render,
+            {"/healthz": healthz, "/readyz": readyz},
+            host,
+            port,
+            thread_name="telemetry",
         )
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._server.port
 
     def start(self) -> TelemetryServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _handler_for(metrics: Metrics, health: Health) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
-            elif path in ("/healthz", "/readyz"):
-                report = health.report()
-                ok = health.healthy if path == "/healthz" else report["state"] == RUNNING
-                self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
-            else:
-                self._send(404, b'{"error": "not found"}', "application/json")
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # scrapes every few seconds would drown the service's own log
-
-    return Handler
+        self._server.stop()
 
 
 # --------------------------------------------------------------------------- logging

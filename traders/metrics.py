@@ -1,6 +1,7 @@
 """Prometheus metrics and health of the live pool, on the engine's conventions.
 
-A registry of its own (`orderbook_traders_*`), served with `/healthz` on a daemon
+A registry of its own (`orderbook_traders_*`), served with `/healthz` by the
+platform's shared server (`orderbook_platform.metrics_http`, as the engine's) on a daemon
 thread: `/metrics` (Prometheus text), `/healthz` (JSON; 200 while the loop runs and
 has turned within the last 10 s, 503 otherwise). Counters are synced from `PoolStats`
 once per loop pass (deltas), so the hot path only bumps plain ints.
@@ -8,19 +9,17 @@ once per loop pass (deltas), so the hot path only bumps plain ints.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     generate_latest,
 )
+
+from orderbook_platform.metrics_http import MetricsServer
 
 if TYPE_CHECKING:
     from traders.pool import TraderPool
@@ -75,21 +74,22 @@ class PoolMetrics:
         )
         self._seen: dict[str, int] = {}
         self._pool: TraderPool | None = None
-        self._server: ThreadingHTTPServer | None = None
+        self._server: MetricsServer | None = None
 
     def serve(self, port: int, host: str = "0.0.0.0") -> int:
         """Serve /metrics and /healthz; returns the port (0 picks a free one)."""
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, name="traders-metrics", daemon=True
+        self._server = MetricsServer(
+            lambda: generate_latest(self.registry),
+            {"/healthz": self.health},
+            host,
+            port,
+            thread_name="traders-metrics",
         ).start()
-        return self._server.server_address[1]
+        return self._server.port
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         pool = self._pool
@@ -133,28 +133,3 @@ class PoolMetrics:
         self.traders.set(pool.count)
         self.producer_queue.set(len(pool.producer))
         self.pending_wakeups.set(len(pool.heap))
-
-
-def _handler_for(metrics: PoolMetrics) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
-            elif path == "/healthz":
-                ok, report = metrics.health()
-                self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
-            else:
-                self._send(404, b'{"error": "not found"}', "application/json")
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # periodic scrapes would drown the pool's own output
-
-    return Handler

@@ -1,0 +1,53 @@
+"""The shared /metrics + health server (used by the engine service and the trader pool)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from orderbook_platform.metrics_http import MetricsServer
+
+pytestmark = pytest.mark.unit
+
+
+def _get(port: int, path: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read()
+
+
+def test_metrics_health_paths_and_not_found():
+    registry = CollectorRegistry()
+    hits = Counter("hits", "Test counter.", namespace="t", registry=registry)
+    state = {"ok": False}
+
+    def check() -> tuple[bool, dict]:
+        return state["ok"], {"state": "up" if state["ok"] else "down", "n": 1}
+
+    server = MetricsServer(
+        lambda: generate_latest(registry), {"/healthz": check}, "127.0.0.1", 0
+    ).start()
+    try:
+        assert server.port > 0
+        hits.inc(3)
+        status, content_type, body = _get(server.port, "/metrics?x=1")
+        assert (status, content_type) == (200, CONTENT_TYPE_LATEST)
+        assert b"t_hits_total 3.0" in body
+        status, content_type, body = _get(server.port, "/healthz")
+        assert (status, content_type) == (503, "application/json")
+        assert json.loads(body) == {"state": "down", "n": 1}
+        state["ok"] = True
+        status, _, body = _get(server.port, "/healthz")
+        assert status == 200 and json.loads(body)["state"] == "up"
+        # Paths not registered are 404, including another process's health path.
+        status, content_type, body = _get(server.port, "/readyz")
+        assert (status, content_type) == (404, "application/json")
+        assert json.loads(body) == {"error": "not found"}
+    finally:
+        server.stop()
