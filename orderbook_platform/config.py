@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 from orderbook_platform.errors import PlatformError
@@ -108,7 +109,68 @@ class TopicSettings(BaseModel):
     replication_factor: int = 1
 
 
-class Settings(BaseSettings):
+class ConfigError(PlatformError):
+    """A configuration problem a user can fix; printed as one line by the CLI."""
+
+
+def select_config_file(config_file: Path | None) -> None:
+    """Make `config_file` (a `--config` flag) the YAML file every settings class reads.
+
+    It takes the place of `$OB_CONFIG`; with None, `$OB_CONFIG` (if set) must name a file.
+    """
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    else:
+        path = os.environ.get(CONFIG_FILE_ENV)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"config file not found: {path} (from ${CONFIG_FILE_ENV})")
+
+
+def yaml_file_source(
+    settings_cls: type[BaseSettings], section: str | None = None
+) -> PydanticBaseSettingsSource | None:
+    """The YAML file named by `$OB_CONFIG` as a settings source; None when it is unset.
+
+    With `section`, only that top-level mapping of the file is read: the platform's one
+    file holds every component's settings, and a file without the section (or with an
+    empty one) is fine, it just sets nothing.
+    """
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if not config_file:
+        return None
+    data = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config_file}: the file must be a mapping")
+    if section is not None:
+        data = data.get(section) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{config_file}: `{section}:` must be a mapping")
+    return InitSettingsSource(settings_cls, init_kwargs=data)
+
+
+class FileSettings(BaseSettings):
+    """Settings from explicit arguments > env vars > the YAML file (`yaml_section` of it)."""
+
+    yaml_section: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if (file_source := yaml_file_source(settings_cls, cls.yaml_section)) is not None:
+            sources.append(file_source)
+        return tuple(sources)
+
+
+class Settings(FileSettings):
     model_config = SettingsConfigDict(
         env_prefix="OB__",
         env_nested_delimiter="__",
@@ -130,34 +192,8 @@ class Settings(BaseSettings):
             self.s3.endpoint_url = f"http://{self.stack.host}:{self.stack.s3_port}"
         return self
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_FILE_ENV)
-        if config_file:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
-        return tuple(sources)
-
-
-class ConfigError(PlatformError):
-    """A configuration problem a user can fix; printed as one line by the CLI."""
-
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Load settings; `config_file` takes the place of `$OB_CONFIG`."""
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(f"config file not found: {config_file}")
-        os.environ[CONFIG_FILE_ENV] = str(config_file)
-    else:
-        path = os.environ.get(CONFIG_FILE_ENV)
-        if path and not Path(path).is_file():
-            raise ConfigError(f"config file not found: {path} (from ${CONFIG_FILE_ENV})")
+    select_config_file(config_file)
     return Settings(**overrides)

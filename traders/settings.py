@@ -14,29 +14,23 @@ reads its `traders:` section, e.g.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import SettingsConfigDict
 
-from orderbook_platform.config import CONFIG_FILE_ENV, ConfigError
+from orderbook_platform.config import ConfigError, FileSettings, select_config_file
 from traders.swarm import DEFAULT_MIX, MixError, parse_mix
 
 MAX_TRADERS = 10_000
 
 
-class PoolSettings(BaseSettings):
+class PoolSettings(FileSettings):
     model_config = SettingsConfigDict(
         env_prefix="OB__TRADERS__", env_nested_delimiter="__", extra="forbid"
     )
+    yaml_section = "traders"  # the platform's file; absent or empty: defaults
 
     traders: int = Field(200, ge=1, le=MAX_TRADERS, description="Traders in this process.")
     mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MIX))
@@ -92,32 +86,10 @@ class PoolSettings(BaseSettings):
             value = [s.strip() for s in value.split(",") if s.strip()]
         return value
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_FILE_ENV)
-        if config_file:
-            # The platform's file may have no `traders:` section at all: that is fine.
-            section = (yaml.safe_load(Path(config_file).read_text()) or {}).get("traders") or {}
-            if not isinstance(section, dict):
-                raise ConfigError(f"{config_file}: `traders:` must be a mapping")
-            sources.append(InitSettingsSource(settings_cls, init_kwargs=section))
-        return tuple(sources)
-
 
 def load_pool_settings(config_file: Path | None = None, **overrides: Any) -> PoolSettings:
     """Pool settings; `overrides` (CLI flags) win, None values are ignored."""
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(f"config file not found: {config_file}")
-        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    select_config_file(config_file)
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return PoolSettings(**given)

@@ -65,3 +65,39 @@ def test_an_invalid_security_protocol_is_refused(monkeypatch):
     monkeypatch.setenv("OB__KAFKA__SECURITY_PROTOCOL", "CARRIER_PIGEON")
     with pytest.raises(ValueError, match="security_protocol"):
         load_settings()
+
+
+def test_a_settings_class_can_read_one_section_of_the_platform_file(tmp_path, monkeypatch):
+    from typing import ClassVar
+
+    from pydantic_settings import SettingsConfigDict
+
+    from orderbook_platform.config import FileSettings, select_config_file
+
+    class Part(FileSettings):
+        model_config = SettingsConfigDict(env_prefix="OB__PART__")
+        yaml_section: ClassVar[str | None] = "part"
+        size: int = 1
+        name: str = "default"
+
+    config = tmp_path / "ob.yaml"
+    config.write_text("default_symbol: ABC\npart:\n  size: 7\n  name: from-file\n")
+    monkeypatch.setenv("OB__PART__NAME", "from-env")
+    monkeypatch.setenv("OB_CONFIG", "")  # restored after the test: select_config_file sets it
+    select_config_file(config)
+    part = Part()
+    assert (part.size, part.name) == (7, "from-env")
+    assert Part(size=9).size == 9
+    # The whole-file settings read the same file, ignoring the other sections.
+    assert load_settings().default_symbol == "ABC"
+    config.write_text("default_symbol: ABC\n")
+    assert Part().size == 1, "a file without the section sets nothing"
+    config.write_text("part: [1, 2]\n")
+    with pytest.raises(ConfigError, match="`part:` must be a mapping"):
+        Part()
+
+
+def test_a_missing_file_named_by_the_env_var_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("OB_CONFIG", str(tmp_path / "absent.yaml"))
+    with pytest.raises(ConfigError, match="from \\$OB_CONFIG"):
+        load_settings()
