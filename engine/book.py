@@ -12,8 +12,9 @@ Layout, chosen for a flat hot path in CPython:
   orders are dropped when they reach the front, or when the deque is compacted because
   dead entries outnumber live ones. A level with no live order is removed at once,
   so every level in `keys` has a positive quantity.
-- `orders` maps each resting order id to its `RestingOrder`; `seen_ids` holds every id
-  ever accepted in this symbol (duplicates are rejected even after a fill or cancel).
+- `orders` maps each resting order id to its `RestingOrder`; `recent_ids` holds the last
+  `id_window` ids accepted in this symbol, oldest first (`recent_set`: the same ids, for
+  lookup). A new order is a duplicate if its id rests or is in that window.
 
 - Each side keeps `top`, the `BookLevel`s of its best levels, updated in place as
   those levels change, so publishing L1/L2 costs no walk over the book.
@@ -35,6 +36,9 @@ from orderbook_platform.contracts import BookLevel
 
 BID_SIGN = 1
 ASK_SIGN = -1
+# How many accepted ids per symbol the duplicate check remembers (EngineConfig.id_window).
+DEFAULT_ID_WINDOW = 200_000
+
 # Compaction threshold: rebuild a level's deque when dead entries exceed live ones by this.
 _DEAD_SLACK = 16
 
@@ -177,16 +181,20 @@ class OrderBook:
     __slots__ = (
         "asks",
         "bids",
+        "id_window",
         "last_ask",
         "last_bid",
         "orders",
-        "seen_ids",
+        "recent_ids",
+        "recent_set",
         "sequence",
         "symbol",
         "tick",
     )
 
-    def __init__(self, symbol: str, tick: TickSize, depth: int) -> None:
+    def __init__(
+        self, symbol: str, tick: TickSize, depth: int, id_window: int = DEFAULT_ID_WINDOW
+    ) -> None:
         self.symbol = symbol
         self.tick = tick
         # L1 needs the best level even when L2 is off (depth 0).
@@ -194,10 +202,26 @@ class OrderBook:
         self.bids = BookSide(BID_SIGN, watch)
         self.asks = BookSide(ASK_SIGN, watch)
         self.orders: dict[str, RestingOrder] = {}
-        self.seen_ids: set[str] = set()
+        # The duplicate-id window: the last `id_window` accepted ids, oldest first. A
+        # deque plus a set, not an insertion-ordered dict: deleting a dict's first key
+        # over and over leaves dummies that make the next `next(iter(d))` ever slower.
+        self.id_window = id_window
+        self.recent_ids: deque[str] = deque()
+        self.recent_set: set[str] = set()
         self.sequence = 0
         self.last_bid: BookLevel | None = None
         self.last_ask: BookLevel | None = None
+
+    def is_duplicate(self, order_id: str) -> bool:
+        """A new order may not use an id that rests, or one accepted within the window."""
+        return order_id in self.recent_set or order_id in self.orders
+
+    def accept_id(self, order_id: str) -> None:
+        """Record an accepted id; the oldest falls out once the window is full."""
+        self.recent_ids.append(order_id)
+        self.recent_set.add(order_id)
+        if len(self.recent_ids) > self.id_window:
+            self.recent_set.discard(self.recent_ids.popleft())
 
     def side_of(self, order: RestingOrder) -> BookSide:
         return self.bids if order.is_buy else self.asks

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from engine.book import DEFAULT_ID_WINDOW
 from engine.ticks import TickSize
 
 DEFAULT_SYMBOL = "XYZ"
@@ -26,6 +27,11 @@ class EngineConfig:
     - `self_trade_prevention`: when two orders of the same `trader_id` would match, the
       resting (maker) order is cancelled instead (reason `self_trade_prevention`) and the
       incoming order continues. Orders without a `trader_id` never trigger it.
+    - `duplicate_id_window`: how many of a symbol's most recently accepted order ids the
+      duplicate check remembers (besides every resting id, which is always a duplicate).
+      An older id that no longer rests may be used again, and a cancel or modify naming
+      it is `unknown_order`. It bounds the snapshot (~39 bytes per id) and the memory of
+      a long-running engine; it is part of the state, so changing it changes output.
 
     The lot size is 1: quantities are integer lots.
     """
@@ -36,10 +42,13 @@ class EngineConfig:
     symbols: Iterable[str] | None = None
     depth: int = DEFAULT_DEPTH
     self_trade_prevention: bool = True
+    duplicate_id_window: int = DEFAULT_ID_WINDOW
 
     def __post_init__(self) -> None:
         if self.depth < 0:
             raise ValueError(f"depth must be >= 0, got {self.depth}")
+        if self.duplicate_id_window < 0:
+            raise ValueError(f"duplicate_id_window must be >= 0, got {self.duplicate_id_window}")
         if not self.default_symbol:
             raise ValueError("default_symbol must be a non-empty string")
         if self.symbols is not None:

@@ -122,7 +122,7 @@ class Matcher:
         order_id = order.order_id
         if type(order_id) is not str or not order_id:
             return self._reject(book, order, ev.INVALID_ORDER_ID)
-        if order_id in book.seen_ids:
+        if order_id in book.recent_set or order_id in book.orders:
             return self._reject(book, order, ev.DUPLICATE_ORDER_ID)
         if quantity > 0:
             is_buy = True
@@ -143,7 +143,12 @@ class Matcher:
         if crosses and order.post_only:
             return self._reject(book, order, ev.POST_ONLY_WOULD_CROSS)
 
-        book.seen_ids.add(order_id)
+        # book.accept_id(), inlined.
+        recent_ids = book.recent_ids
+        recent_ids.append(order_id)
+        book.recent_set.add(order_id)
+        if len(recent_ids) > book.id_window:
+            book.recent_set.discard(recent_ids.popleft())
         symbol = book.symbol
         time = order.time
         trader_id = order.trader_id
@@ -408,7 +413,7 @@ class Matcher:
     def _find_resting(self, book: OrderBook, order: Order) -> RestingOrder | str:
         resting = book.orders.get(order.order_id)
         if resting is None:
-            return ev.ORDER_NOT_RESTING if order.order_id in book.seen_ids else ev.UNKNOWN_ORDER
+            return ev.ORDER_NOT_RESTING if order.order_id in book.recent_set else ev.UNKNOWN_ORDER
         trader_id = order.trader_id
         if (
             trader_id is not None
@@ -662,7 +667,10 @@ class Matcher:
     def _open_book(self, symbol: object) -> OrderBook | None:
         if type(symbol) is not str or not symbol or not self._config.allows(symbol):
             return None
-        book = self._books[symbol] = OrderBook(symbol, self._config.tick_for(symbol), self._depth)
+        config = self._config
+        book = self._books[symbol] = OrderBook(
+            symbol, config.tick_for(symbol), self._depth, config.duplicate_id_window
+        )
         return book
 
     def book(self, symbol: str) -> OrderBook | None:

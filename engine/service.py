@@ -49,6 +49,7 @@ from engine.recovery import (
     snapshot_key,
 )
 from engine.service_config import DLQ, ORDERS, SNAPSHOTS, ServiceConfig
+from engine.settings import engine_config_from
 from engine.telemetry import (
     FAILED,
     RECOVERING,
@@ -110,7 +111,7 @@ class EngineService:
     ) -> None:
         self.settings = settings
         self.config = config
-        self.engine_config = engine_config or EngineConfig(default_symbol=settings.default_symbol)
+        self.engine_config = engine_config or engine_config_from(settings)
         self.metrics = Metrics()
         self.health = Health(config.instance_id, config.group)
         self.stats = ServiceStats()

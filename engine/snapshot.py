@@ -1,9 +1,9 @@
 """Canonical, deterministic serialization of order books.
 
 A snapshot holds exactly what decides future output: every resting order in queue
-order (bids then asks, best level first), the ids ever accepted (sorted, so the bytes
-do not depend on set iteration order), the sequence counter, and the tick size the
-ticks are counted in. The last published L1/L2 state is *not* stored: after every
+order (bids then asks, best level first), the duplicate-id window (the last
+`duplicate_id_window` accepted ids, oldest first: the order decides which id leaves
+the window next), the sequence counter, and the tick size the ticks are counted in. The last published L1/L2 state is *not* stored: after every
 `process()` it equals a function of the book, so restore recomputes it. Cancelled
 entries still waiting in a queue (lazy deletion) are not state and are skipped, so a
 restored matcher and an uninterrupted one produce the same bytes and the same hash.
@@ -44,6 +44,8 @@ class BookState(msgspec.Struct):
     sequence: int
     bids: list[LevelState]
     asks: list[LevelState]
+    # The duplicate-id window, oldest first. (Before the window existed this held every
+    # id ever accepted, sorted; such a record still loads, the list read as oldest first.)
     seen_ids: list[str]
 
 
@@ -69,7 +71,7 @@ def book_state(book: OrderBook) -> BookState:
         sequence=book.sequence,
         bids=[_level_state(level) for level in book.bids.best_first()],
         asks=[_level_state(level) for level in book.asks.best_first()],
-        seen_ids=sorted(book.seen_ids),
+        seen_ids=list(book.recent_ids),
     )
 
 
@@ -84,13 +86,18 @@ def book_from_state(state: BookState, config: EngineConfig) -> OrderBook:
             f"snapshot of {symbol!r} counts ticks of {state.tick_size}, "
             f"but the configuration says {tick.text}"
         )
-    book = OrderBook(symbol, tick, config.depth)
+    book = OrderBook(symbol, tick, config.depth, config.duplicate_id_window)
     book.sequence = state.sequence
-    book.seen_ids = set(state.seen_ids)
+    # A smaller configured window keeps the newest ids; a larger one starts part empty.
+    window = state.seen_ids[-book.id_window :] if book.id_window else []
+    book.recent_ids.extend(window)
+    book.recent_set.update(window)
+    if len(book.recent_set) != len(book.recent_ids):
+        raise ValueError(f"snapshot of {symbol!r} repeats an id in its duplicate-id window")
     for is_buy, levels in ((True, state.bids), (False, state.asks)):
         for level in levels:
             for o in level.orders:
-                if o.remaining <= 0 or o.order_id not in book.seen_ids:
+                if o.remaining <= 0 or not o.order_id:
                     raise ValueError(f"snapshot of {symbol!r} has an invalid order {o.order_id!r}")
                 if o.order_id in book.orders:
                     raise ValueError(f"snapshot of {symbol!r} repeats order {o.order_id!r}")

@@ -47,17 +47,22 @@ class RefOrder:
 @dataclass
 class RefBook:
     resting: list[RefOrder] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
+    accepted: list[str] = field(default_factory=list)  # every acceptance, in order
 
 
 class Reference:
     """Output: ('trade', fields...) and ('event', order_id, kind, reason, filled, remaining)."""
 
-    def __init__(self, stp: bool = True) -> None:
+    def __init__(self, stp: bool = True, window: int = 200_000) -> None:
         self.books: dict[str, RefBook] = {}
         self.stamp = 0
         self.stp = stp
+        self.window = window
         self.out: list[tuple] = []
+
+    def recent(self, book: RefBook) -> list[str]:
+        """The ids of the last `window` acceptances (the duplicate-id window)."""
+        return book.accepted[max(0, len(book.accepted) - self.window) :]
 
     # -- helpers
     def next_stamp(self) -> int:
@@ -183,7 +188,9 @@ class Reference:
             return reject("post_only_market")
         if not order.order_id:
             return reject("invalid_order_id")
-        if order.order_id in book.seen:
+        if order.order_id in self.recent(book) or any(
+            o.order_id == order.order_id for o in book.resting
+        ):
             return reject("duplicate_order_id")
         buy = quantity > 0
         quantity = abs(quantity)
@@ -191,7 +198,7 @@ class Reference:
         would_cross = best is not None and self.crosses(best, buy, limit)
         if order.post_only and would_cross:
             return reject("post_only_would_cross")
-        book.seen.add(order.order_id)
+        book.accepted.append(order.order_id)
         self.event(order.order_id, "accepted", None, 0, quantity)
         if tif == "FOK" and self.liquidity(book, buy, limit, order.trader_id) < quantity:
             return self.event(order.order_id, "expired", "fill_or_kill", 0, quantity)
@@ -228,7 +235,7 @@ class Reference:
                 ):
                     return "trader_mismatch"
                 return resting
-        return "order_not_resting" if order.order_id in book.seen else "unknown_order"
+        return "order_not_resting" if order.order_id in self.recent(book) else "unknown_order"
 
     def cancel(self, book: RefBook, order: Order) -> None:
         resting = self.find(book, order)
@@ -417,3 +424,24 @@ def test_engine_matches_the_reference_without_self_trade_prevention() -> None:
         before = len(reference.out)
         reference.process(order)
         assert engine_view(matcher.process(order)) == reference.out[before:], f"#{index}: {order}"
+
+
+@pytest.mark.parametrize("window", [0, 25])
+def test_engine_matches_the_reference_with_a_small_duplicate_id_window(window: int) -> None:
+    orders = random_stream(5, 20_000)
+    reference = Reference(window=window)
+    matcher = Matcher(EngineConfig(duplicate_id_window=window))
+    for index, order in enumerate(orders):
+        before = len(reference.out)
+        reference.process(order)
+        assert engine_view(matcher.process(order)) == reference.out[before:], f"#{index}: {order}"
+    for symbol in SYMBOLS:
+        assert engine_picture(matcher, symbol) == reference.picture(symbol)
+    # The window really decided something: ids accepted twice, and cancels of ids that
+    # were accepted once but have left the window.
+    accepted = [item[1] for item in reference.out if item[0] == "event" and item[2] == "accepted"]
+    assert len(accepted) - len(set(accepted)) > 20
+    unknown = {
+        item[1] for item in reference.out if item[0] == "event" and item[3] == "unknown_order"
+    }
+    assert len(unknown & set(accepted)) > 20

@@ -279,6 +279,25 @@ def test_snapshot_restore_continue_equals_an_uninterrupted_run(
 
 
 @PROPERTY_SETTINGS
+@given(order_streams(), st.integers(0, 8), st.data())
+def test_snapshot_restore_continue_equals_an_uninterrupted_run_with_a_small_id_window(
+    orders: list[Order], window: int, data: st.DataObject
+) -> None:
+    config = EngineConfig(tick_size="0.25", depth=DEPTH, duplicate_id_window=window)
+    cut = data.draw(st.integers(0, len(orders)))
+    straight = Matcher(config)
+    expected = [(t, k, encode(m)) for t, k, m in run(straight, orders)]
+
+    first = Matcher(config)
+    head = [(t, k, encode(m)) for t, k, m in run(first, orders[:cut])]
+    second = Matcher.restore(first.snapshot(), config)
+    assert second.state_hash() == first.state_hash()
+    tail = [(t, k, encode(m)) for t, k, m in run(second, orders[cut:])]
+    assert head + tail == expected
+    assert second.state_hash() == straight.state_hash()
+
+
+@PROPERTY_SETTINGS
 @given(order_streams())
 def test_replaying_the_same_input_twice_gives_the_same_state_hash(orders: list[Order]) -> None:
     first, second = new_matcher(), new_matcher()

@@ -59,7 +59,7 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
     matcher = Matcher()
     run(matcher, SETUP)
     before = book_picture(matcher)
-    seen_before = set(matcher.book("XYZ").seen_ids)
+    seen_before = list(matcher.book("XYZ").recent_ids)
 
     events = matcher.process(order)
 
@@ -71,7 +71,7 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
     assert message.order_id == order.order_id
     assert message.order_type == order.order_type
     assert book_picture(matcher) == before
-    assert matcher.book("XYZ").seen_ids == seen_before
+    assert list(matcher.book("XYZ").recent_ids) == seen_before
 
 
 def test_every_reject_reason_in_the_catalogue_is_exercised_here() -> None:
@@ -153,3 +153,78 @@ def test_rejects_consume_a_sequence_number_of_their_symbol() -> None:
     first = matcher.process(limit("x", 100.001, 1))
     second = matcher.process(limit("y", 100.001, 1))
     assert (first[0][2].sequence, second[0][2].sequence) == (1, 2)
+
+
+# ---------------------------------------------------------------- the duplicate-id window
+
+
+def windowed(window: int) -> Matcher:
+    return Matcher(EngineConfig(duplicate_id_window=window))
+
+
+def test_an_id_within_the_window_is_a_duplicate_even_when_it_no_longer_rests() -> None:
+    matcher = windowed(3)
+    # "a" filled, "c" cancelled; with "b" that is three acceptances: all in the window.
+    run(matcher, [limit("a", 100.0, 5), limit("b", 100.0, -5), limit("c", 99.0, 1), cancel("c")])
+    for reused in ("a", "b", "c"):
+        [(_, _, message)] = matcher.process(limit(reused, 90.0, 1))
+        assert message.reason == ev.DUPLICATE_ORDER_ID
+
+
+def test_an_id_older_than_the_window_that_no_longer_rests_is_accepted_again() -> None:
+    matcher = windowed(2)
+    run(matcher, [limit("a", 100.0, 1), cancel("a"), limit("b", 90.0, 1), limit("c", 90.0, 1)])
+    # "a" left the book and two ids were accepted after it: it is free again.
+    events = matcher.process(limit("a", 91.0, 2))
+    assert (events[0][2].event, events[0][2].order_id) == ("accepted", "a")
+    assert book_picture(matcher)["bids"][0] == (9100, [("a", 2)])
+    # ... and now it is the newest id of the window again.
+    [(_, _, message)] = matcher.process(limit("a", 92.0, 1))
+    assert message.reason == ev.DUPLICATE_ORDER_ID
+
+
+def test_a_resting_id_older_than_the_window_is_still_a_duplicate() -> None:
+    matcher = windowed(2)
+    run(matcher, [limit("old", 95.0, 4), limit("x", 90.0, 1), limit("y", 90.0, 1)])
+    assert "old" not in matcher.book("XYZ").recent_set  # really outside the window
+    [(_, _, message)] = matcher.process(limit("old", 96.0, 1))
+    assert message.reason == ev.DUPLICATE_ORDER_ID
+    [(_, _, message)] = matcher.process(market("old", -1))
+    assert message.reason == ev.DUPLICATE_ORDER_ID
+    # It can still be cancelled: it rests.
+    assert matcher.process(cancel("old"))[0][2].event == "cancelled"
+
+
+def test_a_window_of_zero_rejects_only_resting_ids() -> None:
+    matcher = windowed(0)
+    run(matcher, [limit("a", 100.0, 1), limit("b", 101.0, -1)])
+    [(_, _, message)] = matcher.process(limit("a", 100.0, 1))
+    assert message.reason == ev.DUPLICATE_ORDER_ID
+    matcher.process(cancel("a"))
+    assert matcher.process(limit("a", 100.0, 1))[0][2].event == "accepted"
+
+
+def test_cancel_and_modify_say_not_resting_inside_the_window_and_unknown_outside() -> None:
+    matcher = windowed(2)
+    run(matcher, [limit("a", 100.0, 1), cancel("a"), limit("b", 90.0, 1)])
+    for request in (cancel("a"), modify("a", quantity=2)):
+        [(_, _, message)] = matcher.process(request)
+        assert message.reason == ev.ORDER_NOT_RESTING
+    matcher.process(limit("c", 90.0, 1))  # "a" leaves the window
+    for request in (cancel("a"), modify("a", quantity=2)):
+        [(_, _, message)] = matcher.process(request)
+        assert message.reason == ev.UNKNOWN_ORDER
+
+
+def test_rejected_orders_do_not_move_the_window() -> None:
+    matcher = windowed(2)
+    run(matcher, [limit("a", 100.0, 1), cancel("a"), limit("b", 90.0, 1)])
+    # Rejects (off tick, duplicate, post-only cross) are not acceptances.
+    run(matcher, [limit("z", 90.001, 1), limit("b", 90.0, 1), limit("a", 80.0, 0)])
+    [(_, _, message)] = matcher.process(limit("a", 80.0, 1))
+    assert message.reason == ev.DUPLICATE_ORDER_ID
+
+
+def test_a_negative_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="duplicate_id_window"):
+        EngineConfig(duplicate_id_window=-1)

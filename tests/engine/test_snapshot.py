@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from engine.config import EngineConfig
 from engine.matching import Matcher
-from orderbook_platform.contracts import encode
+from orderbook_platform.contracts import Order, encode
 from tests.engine.helpers import book_picture, cancel, limit, market, modify, run
 
 pytestmark = pytest.mark.unit
@@ -36,14 +37,15 @@ def encoded(events) -> list[tuple[str, str, bytes]]:
     return [(topic, key, encode(message)) for topic, key, message in events]
 
 
-def test_snapshot_is_canonical_json_with_sorted_seen_ids_and_queue_order() -> None:
+def test_snapshot_is_canonical_json_with_the_id_window_and_queue_order() -> None:
     matcher = Matcher()
     run(matcher, HISTORY)
     state = json.loads(matcher.snapshot())
     assert state["version"] == 1
     assert [book["symbol"] for book in state["books"]] == ["AAA", "BBB"]
     aaa = state["books"][0]
-    assert aaa["seen_ids"] == sorted(aaa["seen_ids"])
+    # The duplicate-id window in acceptance order, oldest first (not sorted).
+    assert aaa["seen_ids"] == ["b1", "b2", "a1", "s1", "b3"]
     assert aaa["tick_size"] == "0.01"
     # b1 rests with 3 of 5 open (s1 took 2); a1 rests 2 after the modify, b3 took 1 before.
     assert aaa["bids"] == [[10000, [["b1", "T1", 3, 2, 0, False]]]]
@@ -135,3 +137,117 @@ def test_cancelled_orders_still_queued_are_not_part_of_the_state() -> None:
     assert book_picture(with_cancel) == book_picture(without)
     state = json.loads(with_cancel.snapshot())["books"][0]
     assert state["bids"] == [[10000, [["b", None, 1, 0, 0, False]]]]
+
+
+# ---------------------------------------------------------------- the duplicate-id window
+
+WINDOW = 6
+
+
+def reusing_stream(seed: int, size: int) -> list[Order]:
+    """Orders over a small pool of ids per symbol, so ids leave the window and come back.
+
+    New orders, cancels and modifies all pick from the same 14 ids, so a run meets
+    duplicates inside the window, ids accepted again once they left it, and cancels of
+    ids both inside (`order_not_resting`) and outside (`unknown_order`) the window.
+    """
+    rng = random.Random(seed)
+    orders = []
+    for i in range(size):
+        symbol = rng.choice(("AAA", "BBB"))
+        order_id = f"{symbol}-{rng.randrange(14)}"
+        roll = rng.random()
+        if roll < 0.2:
+            orders.append(cancel(order_id, symbol=symbol))
+        elif roll < 0.3:
+            orders.append(
+                modify(order_id, price=rng.randint(95, 105) / 1, quantity=None, symbol=symbol)
+            )
+        elif roll < 0.38:
+            orders.append(market(order_id, rng.choice((-1, 1)) * rng.randint(1, 4), symbol=symbol))
+        else:
+            buy = rng.random() < 0.5
+            price = 100 + (-rng.randint(0, 5) if buy else rng.randint(0, 5))
+            orders.append(
+                Order(order_id, "limit", price=float(price), time=i, symbol=symbol,
+                      quantity=(1 if buy else -1) * rng.randint(1, 4),
+                      time_in_force=rng.choice((None, None, "IOC")))
+            )  # fmt: skip
+    return orders
+
+
+def test_the_stream_for_the_window_tests_really_exercises_the_window() -> None:
+    orders = reusing_stream(5, 600)
+    accepted_before: set[tuple[str, str]] = set()
+    reaccepted = 0
+    seen_reasons: set[str] = set()
+    for _, key, message in run(Matcher(EngineConfig(duplicate_id_window=WINDOW)), orders):
+        if getattr(message, "event", None) == "accepted":
+            reaccepted += (key, message.order_id) in accepted_before
+            accepted_before.add((key, message.order_id))
+        if getattr(message, "event", None) == "rejected":
+            seen_reasons.add(message.reason)
+    assert reaccepted > 20
+    assert {"duplicate_order_id", "order_not_resting", "unknown_order"} <= seen_reasons
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_restore_anywhere_while_the_window_evicts_gives_the_same_bytes(seed: int) -> None:
+    config = EngineConfig(duplicate_id_window=WINDOW)
+    orders = reusing_stream(seed, 400)
+    straight = Matcher(config)
+    expected = encoded(run(straight, orders))
+    assert all(len(straight.book(s).recent_ids) == WINDOW for s in ("AAA", "BBB"))
+    for cut in range(0, len(orders) + 1, 23):
+        first = Matcher(config)
+        head = encoded(run(first, orders[:cut]))
+        second = Matcher.restore(first.snapshot(), config)
+        assert second.snapshot() == first.snapshot()
+        tail = encoded(run(second, orders[cut:]))
+        assert head + tail == expected, f"cut at {cut}"
+        assert second.state_hash() == straight.state_hash()
+
+
+def test_evict_and_load_of_one_symbol_keeps_its_window() -> None:
+    config = EngineConfig(duplicate_id_window=WINDOW)
+    orders = reusing_stream(8, 300)
+    straight = Matcher(config)
+    expected = encoded(run(straight, orders))
+    moving = Matcher(config)
+    head = encoded(run(moving, orders[:150]))
+    other = Matcher(config)
+    for symbol in moving.symbols():
+        other.load_symbol(moving.evict_symbol(symbol))
+    assert head + encoded(run(other, orders[150:])) == expected
+
+
+def test_a_smaller_configured_window_keeps_the_newest_ids_on_restore() -> None:
+    matcher = Matcher(EngineConfig(duplicate_id_window=5))
+    run(matcher, [limit(f"o{i}", 90.0 + i, 1) for i in range(5)])
+    restored = Matcher.restore(matcher.snapshot(), EngineConfig(duplicate_id_window=2))
+    assert list(restored.book("XYZ").recent_ids) == ["o3", "o4"]
+    # Every order still rests, so none of the ids may be reused anyway.
+    for i in range(5):
+        assert restored.process(limit(f"o{i}", 50.0, 1))[0][2].reason == "duplicate_order_id"
+
+
+def test_a_record_of_the_unbounded_format_still_loads() -> None:
+    # Before the window, `seen_ids` held every id ever accepted, sorted.
+    record = (
+        b'{"symbol":"XYZ","tick_size":"0.01","sequence":7,"bids":[[9000,[["b",null,1,0,0,false]]]],'
+        b'"asks":[],"seen_ids":["a","b","c"]}'
+    )
+    matcher = Matcher(EngineConfig(duplicate_id_window=2))
+    matcher.load_symbol(record)
+    assert list(matcher.book("XYZ").recent_ids) == ["b", "c"]
+    assert matcher.process(limit("a", 80.0, 1))[0][2].event == "accepted"
+    assert matcher.process(limit("c", 80.0, 1))[0][2].reason == "duplicate_order_id"
+
+
+def test_restore_refuses_a_window_that_repeats_an_id() -> None:
+    record = (
+        b'{"symbol":"XYZ","tick_size":"0.01","sequence":2,"bids":[],"asks":[],'
+        b'"seen_ids":["a","b","a"]}'
+    )
+    with pytest.raises(ValueError, match="repeats an id"):
+        Matcher().load_symbol(record)
