@@ -175,6 +175,11 @@ class TraderPool:
                     self.watchers[symbol].append(index)
                 if trader.attention > 0:
                     self.readers[symbol].append(index)
+        # The fair value whose news intensity speeds each trader up (None: no news).
+        self.news_of: list[FairValue | None] = [
+            self.fair_values.get(trader.symbols[0]) if trader.follows_news else None
+            for trader in self.traders
+        ]
         self.jumps_seen = dict.fromkeys(symbols, 0)
         self.reaction_pending = [False] * count
         self.news_pending = [False] * count
@@ -183,8 +188,12 @@ class TraderPool:
             count, config.trader_rate_limit, config.trader_burst, seconds
         )
         self.pool_bucket = TokenBuckets(1, config.pool_rate_limit, config.pool_burst, seconds)
-        self.heap: list[tuple[int, int]] = [
-            (next_wake(trader, now, self.market), index)
+        # Wake-ups are single ints, `time << key_bits | key` (see `wake_time`): they order
+        # like (time, key) tuples but compare and sift several times faster.
+        self.key_bits = key_bits = (3 * count).bit_length()
+        self.key_mask = (1 << key_bits) - 1
+        self.heap: list[int] = [
+            next_wake(trader, now, self.market) << key_bits | index
             for index, trader in enumerate(self.traders)
         ]
         heapq.heapify(self.heap)
@@ -243,7 +252,16 @@ class TraderPool:
             if not pending[index]:
                 pending[index] = True
                 ready = self.traders[index].quote_ready_at(price.symbol)
-                heapq.heappush(self.heap, (ready if ready > now else now, count + index))
+                when = ready if ready > now else now
+                heapq.heappush(self.heap, when << self.key_bits | (count + index))
+
+    def wake_time(self, entry: int) -> int:
+        """The time (ns) of a heap entry."""
+        return entry >> self.key_bits
+
+    def wake_key(self, entry: int) -> int:
+        """The key of a heap entry: trader i's regular wake-up i, quote reaction n + i, news 2n + i."""
+        return entry & self.key_mask
 
     # ------------------------------------------------------------------ decisions
 
@@ -293,7 +311,7 @@ class TraderPool:
                     when = news_wake(self.traders[index], now)
                     if when is not None:
                         self.news_pending[index] = True
-                        heapq.heappush(heap, (when, offset + index))
+                        heapq.heappush(heap, when << self.key_bits | (offset + index))
 
     def wake_due(self, now: int, limit: int = 5000) -> int:
         """Run the decisions that are due at `now` (at most `limit`); returns how many.
@@ -303,7 +321,9 @@ class TraderPool:
         never overdraw either); the per-trader bucket is checked per decision.
         """
         heap = self.heap
-        if not heap or heap[0][0] > now:
+        key_bits = self.key_bits
+        due = (now + 1) << key_bits  # an entry is due at `now` iff it is below this
+        if not heap or heap[0] >= due:
             return 0
         stats = self.stats
         seconds = now / SECOND
@@ -326,14 +346,19 @@ class TraderPool:
         tokens, last = buckets.tokens, buckets.last
         rate, burst = buckets.rate, buckets.burst
         heappop, heapreplace = heapq.heappop, heapq.heapreplace
-        send = self._send
+        news_of = self.news_of
+        random_log = _log
+        # _send, inlined: every order of the batch goes through here.
+        produce = self.producer.produce
+        keys = self.keys
+        by_type = stats.orders
+        submitted = 0
         done = 0
         sent = 0
-        fair_values = self.fair_values
-        random_log = _log
-        while heap and heap[0][0] <= now and done < budget:
+        key_mask = self.key_mask
+        while heap and heap[0] < due and done < budget:
             # Peek, not pop: a regular wake-up is replaced in place below (one sift).
-            key = heap[0][1]
+            key = heap[0] & key_mask
             index = key % count
             kind = key // count  # 0 regular, 1 quote reaction, 2 news
             trader = traders[index]
@@ -346,18 +371,15 @@ class TraderPool:
                 # Come back when the bucket allows; the wake-up is postponed, not lost.
                 stats.throttled_trader += 1
                 retry = now + int((MAX_ORDERS_PER_DECISION - available) / rate * SECOND) + 1
-                heapreplace(heap, (retry, key))
+                heapreplace(heap, retry << key_bits | key)
                 continue
             if kind == 0:
                 orders = trader.decide(now, market)
                 # swarm.next_wake, inlined (same draws): the commonest path of the loop.
-                wake_rate = trader.rate
-                if trader.follows_news:
-                    fair_value = fair_values.get(trader.symbols[0])
-                    if fair_value is not None:
-                        wake_rate *= fair_value.activity
+                fair_value = news_of[index]
+                wake_rate = trader.rate if fair_value is None else trader.rate * fair_value.activity
                 interval = -random_log(1.0 - trader.rng.random()) / wake_rate
-                heapreplace(heap, (now + 1 + int(interval * SECOND), key))
+                heapreplace(heap, (now + 1 + int(interval * SECOND)) << key_bits | key)
             elif kind == 1:
                 heappop(heap)
                 self.reaction_pending[index] = False
@@ -369,14 +391,32 @@ class TraderPool:
                 self.news_pending[index] = False
                 orders = trader.decide(now, market)
             done += 1
-            if orders:
+            if not orders:
+                continue
+            if len(orders) > MAX_ORDERS_PER_DECISION:
                 del orders[MAX_ORDERS_PER_DECISION:]
-                tokens[index] = available - len(orders)
-                sent += len(orders)
-                send(orders)
+            tokens[index] = available - len(orders)
+            sent += len(orders)
+            for order in orders:
+                value = _encode(order)
+                try:
+                    produce(
+                        ORDERS_TOPIC,
+                        value=value,
+                        key=keys[order.symbol],
+                        timestamp=order.time // 1_000_000,
+                    )
+                except BufferError:
+                    self._produce_when_room(value, keys[order.symbol], order.time // 1_000_000)
+                order_type = order.order_type
+                by_type[order_type] += 1
+                if order_type == "limit" or order_type == "market":
+                    quantity = order.quantity
+                    submitted += quantity if quantity > 0 else -quantity
         stats.decisions += done
+        stats.submitted_lots += submitted
         self.pool_bucket.take(0, sent)
-        if done == budget and heap and heap[0][0] <= now:
+        if done == budget and heap and heap[0] < due:
             stats.throttled_pool += budget < limit
         return done
 
@@ -431,7 +471,7 @@ class TraderPool:
             # Sleep in the consumer until the next wake-up is due (at most 50 ms).
             timeout = 0.0
             if self.heap:
-                timeout = min(0.05, max(0.0, (self.heap[0][0] - now) / SECOND))
+                timeout = min(0.05, max(0.0, (self.wake_time(self.heap[0]) - now) / SECOND))
             self.step(now, timeout)
             self.last_turn = time.monotonic()
         self.state = "draining"

@@ -161,7 +161,9 @@ def test_market_data_reaches_every_interested_trader_once():
     makers = [i for i, t in enumerate(pool.traders) if t.wants_quotes]
     assert makers
     # A market maker has at most one pending reaction however many quotes changed.
-    pending = Counter(key % pool.count for _, key in pool.heap if key // pool.count == 1)
+    keys = [pool.wake_key(entry) for entry in pool.heap]
+    assert all(key < 3 * pool.count for key in keys)
+    pending = Counter(key % pool.count for key in keys if key // pool.count == 1)
     assert all(count == 1 for count in pending.values())
     assert pool.stats.market_messages["prices"] > 0
 
@@ -246,3 +248,18 @@ def test_metrics_and_health_are_served_over_http():
             assert b"orderbook_traders_traders 20.0" in response.read()
     finally:
         metrics.stop()
+
+
+def test_heap_entries_order_like_time_key_pairs_and_decode_back():
+    import heapq
+    import random
+
+    pool, _ = make_pool(traders=50)
+    rng = random.Random(7)
+    pairs = [
+        (T0 + rng.randrange(-5, 5) * 1_000_000, rng.randrange(3 * pool.count)) for _ in range(500)
+    ]
+    entries = [time << pool.key_bits | key for time, key in pairs]
+    heapq.heapify(entries)
+    popped = [heapq.heappop(entries) for _ in range(len(pairs))]
+    assert [(pool.wake_time(e), pool.wake_key(e)) for e in popped] == sorted(pairs)

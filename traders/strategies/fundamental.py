@@ -45,13 +45,18 @@ class FundamentalTrader(Trader):
         self.requote_ticks = requote_ticks
         self.attention = attention
         self.bias = {s: self.rng.gauss(0.0, valuation_noise) for s in symbols}
+        # sqrt(1 - rho^2), the weight of a new draw in the AR(1) error (kept, not recomputed).
+        self._innovation = (noise_persistence, math.sqrt(1 - noise_persistence * noise_persistence))
 
     def valuation(self, symbol: str, market: Market) -> float:
         """Fair value in ticks as this trader sees it (an AR(1) error per decision)."""
         view = market.views[symbol]
-        bias = self.bias[symbol]
         rho = self.noise_persistence
-        bias = rho * bias + math.sqrt(1 - rho * rho) * self.rng.gauss(0.0, self.valuation_noise)
+        persistence, weight = self._innovation
+        if persistence != rho:  # changed after construction
+            weight = math.sqrt(1 - rho * rho)
+            self._innovation = (rho, weight)
+        bias = rho * self.bias[symbol] + weight * self.rng.gauss(0.0, self.valuation_noise)
         self.bias[symbol] = bias
         return market.fair_values[symbol].value / view.tick + bias
 
@@ -71,8 +76,11 @@ class FundamentalTrader(Trader):
 
         inventory = self.positions[symbol].inventory
         orders: list[Order] = []
-        # Resting orders the value has moved past, or on the wrong side of the target.
-        for order in self.idle_resting(symbol):
+        # Resting orders the value has moved past, or on the wrong side of the target:
+        # Trader.idle_resting, inlined (cancel and modify only flag the order in hand).
+        for order in self.open_orders.values():
+            if not order.rests or order.cancel_sent or order.modify_sent or order.symbol != symbol:
+                continue
             if len(orders) >= 2:
                 break
             limit = buy_limit if order.side == BUY else sell_limit

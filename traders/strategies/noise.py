@@ -38,10 +38,15 @@ class NoiseTrader(Trader):
         symbols = self.symbols
         symbol = symbols[0] if len(symbols) == 1 else symbols[rng.randrange(len(symbols))]
         view = market.views[symbol]
-        resting = self.idle_resting(symbol)
-        if len(self.open_orders) >= self.max_open_orders:
+        open_orders = self.open_orders
+        if len(open_orders) >= self.max_open_orders:
+            resting = self.idle_resting(symbol)
             return [self.cancel(resting[rng.randrange(len(resting))], now)] if resting else []
         r = rng.random()
+        # Which orders are free to act on matters only for a cancel or a modify.
+        resting = (
+            self.idle_resting(symbol) if open_orders and r < self.p_cancel + self.p_modify else None
+        )
         if resting and r < self.p_cancel:
             return [self.cancel(resting[rng.randrange(len(resting))], now)]
         if resting and r < self.p_cancel + self.p_modify:
