@@ -83,7 +83,9 @@ def ohlc_1m(trades: pl.DataFrame) -> pl.DataFrame:
     """Per symbol and minute: open/high/low/close, volume, trade count, notional and VWAP.
 
     Open and close are the first and last trades by (time, sequence, offset), picked per
-    group rather than by sorting everything; the plan runs on polars' streaming engine.
+    group rather than by sorting everything; the plan runs on polars' streaming engine, which
+    turns `sort_by(...).first()` into a per-group arg-min (no sort is materialised). A trade
+    with a null tie-break key loses the tie to one that has it, for the open and the close.
     """
     if trades.is_empty():
         return pl.DataFrame(schema=OHLC_SCHEMA)
@@ -93,10 +95,10 @@ def ohlc_1m(trades: pl.DataFrame) -> pl.DataFrame:
         .with_columns(event_ns=event_ns(trades))
         .group_by("symbol", minute_ns=pl.col("event_ns") // NS_PER_MINUTE)
         .agg(
-            open=pl.col("price").bottom_k_by(keys, 1).first(),
+            open=pl.col("price").sort_by(keys, nulls_last=True).first(),
             high=pl.col("price").max(),
             low=pl.col("price").min(),
-            close=pl.col("price").top_k_by(keys, 1).first(),
+            close=pl.col("price").sort_by(keys, descending=True, nulls_last=True).first(),
             volume=pl.col("quantity").sum().cast(pl.Int64),
             trade_count=pl.len().cast(pl.Int64),
             notional=(pl.col("price") * pl.col("quantity")).sum(),

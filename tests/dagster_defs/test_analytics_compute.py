@@ -85,6 +85,89 @@ def test_ohlc_of_no_trades_is_an_empty_typed_frame() -> None:
     assert empty.is_empty() and empty.schema == pl.Schema(compute.OHLC_SCHEMA)
 
 
+def test_ohlc_breaks_time_ties_by_sequence_then_partition_and_offset_in_any_row_order() -> None:
+    """Many trades share a timestamp; rows arrive shuffled; some lack a sequence or a time.
+
+    Expected candles are computed in plain Python. A null `time` falls back to the Kafka
+    timestamp; a null tie-break key loses the tie for both the open and the close.
+    """
+    rng = np.random.default_rng(11)
+    n = 3_000
+    hour_ns = ns(HOUR)
+    rows = []
+    for i in range(n):
+        time = hour_ns + int(rng.integers(0, 180)) * 1_000_000_000  # 1 s resolution: ties
+        kafka_time = time + int(rng.integers(0, 1_000)) * 1_000  # producer-set, µs precision
+        rows.append(
+            {
+                "symbol": ["AAA", "BBB"][int(rng.integers(0, 2))],
+                "time": None if i % 17 == 0 else time,
+                "kafka_timestamp": HOUR + timedelta(microseconds=(kafka_time - hour_ns) // 1_000),
+                "sequence": None if i % 7 == 0 else int(rng.integers(0, 40)),
+                "kafka_partition": int(rng.integers(0, 3)),
+                "kafka_offset": i,
+                "price": round(float(100 + rng.normal()), 2),
+                "quantity": int(rng.integers(1, 10)),
+            }
+        )
+    trades = pl.DataFrame(
+        [rows[i] for i in rng.permutation(n)],
+        schema={
+            "symbol": pl.String,
+            "time": pl.Int64,
+            "kafka_timestamp": pl.Datetime("us", "UTC"),
+            "sequence": pl.Int64,
+            "kafka_partition": pl.Int32,
+            "kafka_offset": pl.Int64,
+            "price": pl.Float64,
+            "quantity": pl.Int64,
+        },
+    )
+
+    def event(row: dict) -> int:
+        if row["time"] is not None:
+            return row["time"]
+        return (row["kafka_timestamp"] - HOUR) // timedelta(microseconds=1) * 1_000 + hour_ns
+
+    def ascending_nulls_last(row: dict) -> tuple:
+        keys = (event(row), row["sequence"], row["kafka_partition"], row["kafka_offset"])
+        return tuple((k is None, k or 0) for k in keys)
+
+    def descending_nulls_last(row: dict) -> tuple:
+        keys = (event(row), row["sequence"], row["kafka_partition"], row["kafka_offset"])
+        return tuple((k is not None, k or 0) for k in keys)
+
+    groups: dict[tuple[str, datetime], list[dict]] = {}
+    for row in rows:
+        minute = HOUR + timedelta(minutes=(event(row) - hour_ns) // 60_000_000_000)
+        groups.setdefault((row["symbol"], minute), []).append(row)
+    expected = {
+        key: (
+            min(group, key=ascending_nulls_last)["price"],
+            max(r["price"] for r in group),
+            min(r["price"] for r in group),
+            max(group, key=descending_nulls_last)["price"],
+            sum(r["quantity"] for r in group),
+            len(group),
+        )
+        for key, group in groups.items()
+    }
+    candles = compute.ohlc_1m(trades)
+    got = {
+        (c["symbol"], c["minute"]): (
+            c["open"],
+            c["high"],
+            c["low"],
+            c["close"],
+            c["volume"],
+            c["trade_count"],
+        )
+        for c in candles.iter_rows(named=True)
+    }
+    assert got == expected
+    assert candles.select("symbol", "minute").rows() == sorted(expected)
+
+
 def test_vwap_runs_over_the_hour_and_carries_the_earlier_hours_of_the_day() -> None:
     candles = compute.ohlc_1m(
         trades_frame([("t1", "XYZ", 0, 10.0, 1, "a", "b"), ("t2", "XYZ", 60, 20.0, 3, "a", "b")])
