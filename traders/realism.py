@@ -11,9 +11,21 @@ Per symbol:
   mean; time with a one-sided book is left out);
 - traded volume (lots) and trade count.
 
-`TARGETS` are the bar for the default mix (issue 4). Estimates from a one-hour run
-rest on 60 returns and are noisy (the standard error of an autocorrelation is about
-1/sqrt(n) = 0.13 there); docs/market-realism.md quotes longer runs.
+Over all symbols together ("pooled", the figures the verdict `passed` is taken on):
+the symbols' fair values are independent, so their return series are independent
+samples of the same market, and the standard way to estimate one statistic from
+several series is to pool them:
+
+- autocorrelations: each series centred on its own mean, lag products and squares
+  summed over all series (the standard error falls to ~ 1/sqrt(total returns));
+- kurtosis: of all returns, each standardised by its own symbol's mean and standard
+  deviation (so a calm and a busy symbol side by side do not fake fat tails);
+- spread: time-weighted over all symbols (in ticks).
+
+With one symbol the pooled figures are that symbol's. `TARGETS` are the bar for the
+default mix (issue 4). A one-hour run gives 59 returns per symbol, and the standard
+error of an autocorrelation is about 1/sqrt(n) = 0.13 there: docs/market-realism.md
+says what a one-hour run can and cannot show.
 """
 
 from __future__ import annotations
@@ -60,6 +72,41 @@ def autocorrelation(values: list[float], lag: int) -> float:
         return math.nan
     numerator = sum(centred[i] * centred[i + lag] for i in range(n - lag))
     return numerator / denominator
+
+
+def pooled_autocorrelation(series: list[list[float]], lag: int) -> float:
+    """The lag-`lag` autocorrelation of several independent series, pooled.
+
+    Each series is centred on its own mean; lag products and squares are summed over
+    all of them. For one series this is `autocorrelation`, to the last bit.
+    """
+    numerator = denominator = 0.0
+    for values in series:
+        n = len(values)
+        if n <= lag + 1:
+            continue
+        mean = sum(values) / n
+        centred = [v - mean for v in values]
+        denominator += sum(c * c for c in centred)
+        numerator += sum(centred[i] * centred[i + lag] for i in range(n - lag))
+    if denominator == 0:
+        return math.nan
+    return numerator / denominator
+
+
+def pooled_excess_kurtosis(series: list[list[float]]) -> float:
+    """Excess kurtosis of all series' values, each standardised within its own series."""
+    standardised: list[float] = []
+    for values in series:
+        n = len(values)
+        if n < 4:
+            continue
+        mean = sum(values) / n
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
+        if std == 0:
+            continue
+        standardised.extend((v - mean) / std for v in values)
+    return excess_kurtosis(standardised)
 
 
 def weighted_median(weights: dict[int, int]) -> float:
@@ -129,38 +176,56 @@ class RealismAccumulator:
             facts.trades += 1
 
     def report(self, end: int) -> dict:
-        symbols = {}
-        for symbol, facts in self._facts.items():
+        """Per symbol, and pooled over all symbols (the verdict `passed` is the pooled one)."""
+        for facts in self._facts.values():
             self._advance(facts, end)
-            symbols[symbol] = symbol_report(facts)
+        facts_list = list(self._facts.values())
+        pooled = _report_of(facts_list)
         return {
-            "symbols": symbols,
+            "symbols": {symbol: _report_of([facts]) for symbol, facts in self._facts.items()},
+            "pooled": {"symbols": len(facts_list), **pooled},
             "targets": {name: description for name, (description, _) in TARGETS.items()},
-            "passed": all(entry["passed"] for entry in symbols.values()),
+            "passed": pooled["passed"],
         }
 
 
 def symbol_report(facts: _SymbolFacts) -> dict:
+    return _report_of([facts])
+
+
+def _returns(facts: _SymbolFacts) -> list[float]:
     mids = facts.minute_mids
-    returns = [math.log(b / a) for a, b in itertools.pairwise(mids) if a > 0 and b > 0]
-    absolute = [abs(r) for r in returns]
-    spreads = facts.spread_time
+    return [math.log(b / a) for a, b in itertools.pairwise(mids) if a > 0 and b > 0]
+
+
+def _report_of(facts_list: list[_SymbolFacts]) -> dict:
+    """The figures of one symbol, or of several pooled (see the module doc)."""
+    series = [_returns(facts) for facts in facts_list]
+    absolute = [[abs(r) for r in returns] for returns in series]
+    count = sum(len(returns) for returns in series)
+    spreads: dict[int, int] = {}
+    for facts in facts_list:
+        for spread, weight in facts.spread_time.items():
+            spreads[spread] = spreads.get(spread, 0) + weight
     spread_total = sum(spreads.values())
     figures = {
-        "returns": len(returns),
+        "returns": count,
         # Rough standard error of an autocorrelation estimate: read ACs against it.
-        "autocorr_standard_error": 1 / math.sqrt(len(returns)) if returns else math.nan,
-        "return_std_bp": _std(returns) * 1e4,
-        "excess_kurtosis": excess_kurtosis(returns),
-        "return_autocorr_lag1": autocorrelation(returns, 1),
-        "abs_return_autocorr_lag1": autocorrelation(absolute, 1),
-        "abs_return_autocorr_lag10": autocorrelation(absolute, 10),
+        "autocorr_standard_error": 1 / math.sqrt(count) if count else math.nan,
+        # Of one symbol's returns; pooled: the mean of the symbols' deviations.
+        "return_std_bp": _mean([_std(returns) for returns in series]) * 1e4,
+        "excess_kurtosis": (
+            excess_kurtosis(series[0]) if len(series) == 1 else pooled_excess_kurtosis(series)
+        ),
+        "return_autocorr_lag1": pooled_autocorrelation(series, 1),
+        "abs_return_autocorr_lag1": pooled_autocorrelation(absolute, 1),
+        "abs_return_autocorr_lag10": pooled_autocorrelation(absolute, 10),
         "median_spread_ticks": weighted_median(spreads),
         "mean_spread_ticks": (
             sum(s * t for s, t in spreads.items()) / spread_total if spread_total else math.nan
         ),
-        "volume": facts.volume,
-        "trades": facts.trades,
+        "volume": sum(facts.volume for facts in facts_list),
+        "trades": sum(facts.trades for facts in facts_list),
     }
     checks = {
         name: bool(not math.isnan(figures[name]) and predicate(figures[name]))
@@ -185,6 +250,10 @@ def realism_report(
     return accumulator.report(end)
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
 def _std(values: list[float]) -> float:
     if len(values) < 2:
         return math.nan
@@ -202,14 +271,18 @@ def _clean(value: float | int) -> float | int | None:
 def format_report(report: dict) -> str:
     """Human-readable lines of a report, one block per symbol."""
     lines = []
-    for symbol, entry in report["symbols"].items():
+    blocks = list(report["symbols"].items())
+    pooled = report.get("pooled")
+    if pooled is not None and len(blocks) > 1:
+        blocks.append((f"all {len(blocks)} symbols, pooled (the verdict)", pooled))
+    for symbol, entry in blocks:
         note = " - too few to judge; see docs/market-realism.md" if entry["returns"] < 120 else ""
         lines.append(
             f"{symbol}: {'PASS' if entry['passed'] else 'FAIL'} "
             f"({entry['returns']} one-minute returns{note})"
         )
         for name, value in entry.items():
-            if name in ("checks", "passed", "returns"):
+            if name in ("checks", "passed", "returns", "symbols"):
                 continue
             target = TARGETS.get(name)
             mark = ""
