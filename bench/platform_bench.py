@@ -28,7 +28,12 @@ TRADERS = np.array(["mm-1", "mm-2", "momentum-1", "momentum-2", "noise-1", "nois
 
 # -- ingestion -------------------------------------------------------------------------------
 def bench_ingestion(records: int, jvm_options: str | None) -> dict[str, float]:
-    from dagster_defs.ingestion.spark_kafka import ingest_topic, spark_conf, spark_session
+    from dagster_defs.ingestion.spark_kafka import (
+        ingest_topic,
+        spark_conf,
+        spark_kafka_options,
+        spark_session,
+    )
     from dagster_defs.lake import Lake
     from orderbook_platform.contracts import Order, encode
     from orderbook_platform.kafka.clients import producer
@@ -77,7 +82,7 @@ def bench_ingestion(records: int, jvm_options: str | None) -> dict[str, float]:
         jars = jar_files(fetch_jars(settings.stack.jars_dir), "spark")
         extra = {"spark.driver.extraJavaOptions": jvm_options} if jvm_options else None
         lake = Lake(str(workdir / "lake"))
-        kafka_options = {f"kafka.{k}": v for k, v in settings.kafka.java_client_options().items()}
+        kafka_options = spark_kafka_options(settings.kafka)
         began = time.perf_counter()
         spark = spark_session(spark_conf(jars=jars, extra=extra))
         started_s = time.perf_counter() - began

@@ -91,7 +91,9 @@ class KafkaResource(dg.ConfigurableResource):
 
     def spark_options(self) -> dict[str, str]:
         """The `kafka.`-prefixed options of Spark's Kafka source (security included)."""
-        return {f"kafka.{k}": v for k, v in self.settings().java_client_options().items()}
+        from dagster_defs.ingestion.spark_kafka import spark_kafka_options
+
+        return spark_kafka_options(self.settings())
 
 
 class SparkResource(PySparkResource):

@@ -31,12 +31,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from dagster_defs.lake import Lake, S3Access, partition_path, raw_path
 from dagster_defs.partitions import hours_in
+from orderbook_platform.config import KafkaSettings
 
 _TEXT = T.StringType()
 _PRICE = T.DoubleType()
@@ -191,6 +192,18 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def spark_kafka_options(kafka: KafkaSettings) -> dict[str, str]:
+    """The `kafka.`-prefixed options of Spark's Kafka source (bootstrap servers, security)."""
+    return {f"kafka.{k}": v for k, v in kafka.java_client_options().items()}
+
+
+def _in_window(timestamp: Column, start: datetime, end: datetime) -> Column:
+    """`timestamp` in [start, end), compared at millisecond precision like the Kafka bounds."""
+    return (timestamp >= F.timestamp_millis(F.lit(_millis(start)))) & (
+        timestamp < F.timestamp_millis(F.lit(_millis(end)))
+    )
+
+
 def read_topic_window(
     spark: SparkSession,
     kafka_options: Mapping[str, str],
@@ -215,10 +228,7 @@ def read_topic_window(
         .option("kafka.isolation.level", "read_committed")
         .option("failOnDataLoss", "true")
         .load()
-        .where(
-            (F.col("timestamp") >= F.timestamp_millis(F.lit(_millis(start))))
-            & (F.col("timestamp") < F.timestamp_millis(F.lit(_millis(end))))
-        )
+        .where(_in_window(F.col("timestamp"), start, end))
     )
     schema = TOPIC_SCHEMAS[topic]
     message = F.from_json(F.col("value").cast("string"), schema, {"mode": "PERMISSIVE"})
@@ -296,10 +306,7 @@ def ingest_topic(
     try:
         for hour in hours:
             next_hour = min(hour + timedelta(hours=1), end)
-            one_hour = window.where(
-                (F.col("kafka_timestamp") >= F.timestamp_millis(F.lit(_millis(hour))))
-                & (F.col("kafka_timestamp") < F.timestamp_millis(F.lit(_millis(next_hour))))
-            )
+            one_hour = window.where(_in_window(F.col("kafka_timestamp"), hour, next_hour))
             relative = partition_path(raw_path(topic), hour)
             if lake.is_s3 and staging_dir is not None:
                 staged = staging_dir / relative
