@@ -66,6 +66,7 @@ class FairValue:
         "params",
         "rng",
         "time",
+        "value",
     )  # fmt: skip
 
     def __init__(
@@ -77,16 +78,14 @@ class FairValue:
             raise ValueError(f"m0 must be in (0, 2), got {params.m0}")
         self.rng = random.Random(f"news/{seed}")
         self.log_anchor = self.log_value = math.log(start_price)
+        # exp(log_value), kept in step with it: fundamental traders read it every decision.
+        self.value = math.exp(self.log_value)
         self.time = start_time - start_time % SECOND
         self.multipliers = [self._draw() for _ in params.timescales]
         self.intensity = math.prod(self.multipliers) * self.seasonal(self.time)
         self.activity = self._activity()
         self.jumps = 0
         self._mean_reversion = math.log(2) / params.half_life
-
-    @property
-    def value(self) -> float:
-        return math.exp(self.log_value)
 
     def seasonal(self, time: int) -> float:
         """The intraday factor at `time`: a burst at the open that decays."""
@@ -132,6 +131,7 @@ class FairValue:
                 log_value += size if random_() < 0.5 else -size
                 self.jumps += 1
         self.log_value = log_value
+        self.value = math.exp(log_value)
         self.intensity = intensity
         self.activity = self._activity()
         self.time = time

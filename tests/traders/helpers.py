@@ -21,6 +21,7 @@ class FixedValue(FairValue):
         import math
 
         self.log_value = math.log(price)
+        self.value = math.exp(self.log_value)  # FairValue keeps both in step
 
     def advance_to(self, now: int) -> None:
         self.time = max(self.time, now)
