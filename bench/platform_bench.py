@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -133,12 +134,23 @@ def synthetic_market(trades: int, seed: int = 1) -> tuple[dict, dict]:
     return trade_columns, order_columns
 
 
-def polars_analytics(trades: pl.DataFrame, orders: pl.DataFrame) -> tuple[int, int]:
+def polars_analytics(
+    trades: pl.DataFrame, orders: pl.DataFrame, parts: dict[str, float] | None = None
+) -> tuple[int, int]:
+    """ohlc_1m + vwap + order_fills/fill_rates; `parts` receives each step's seconds."""
     from dagster_defs.analytics import compute
 
+    parts = {} if parts is None else parts
+    began = time.perf_counter()
     candles = compute.ohlc_1m(trades)
     running = compute.vwap(candles)
-    rates = compute.fill_rates(compute.order_fills(orders, trades))
+    parts["ohlc_1m+vwap"] = time.perf_counter() - began
+    began = time.perf_counter()
+    per_order = compute.order_fills(orders, trades)
+    parts["order_fills"] = time.perf_counter() - began
+    began = time.perf_counter()
+    rates = compute.fill_rates(per_order)
+    parts["fill_rates"] = time.perf_counter() - began
     return running.height, rates.height
 
 
@@ -222,9 +234,12 @@ def bench_analytics(trades: int) -> dict[str, float]:
     pandas_orders = pd.DataFrame(
         {k: v.astype(object) if v.dtype.kind == "U" else v for k, v in order_columns.items()}
     )
-    began = time.perf_counter()
-    polars_rows = polars_analytics(polars_trades, polars_orders)
+    load_before = os.getloadavg()[0]
+    parts: dict[str, float] = {}
+    began, cpu_began = time.perf_counter(), time.process_time()
+    polars_rows = polars_analytics(polars_trades, polars_orders, parts)
     polars_s = time.perf_counter() - began
+    polars_cpu_s = time.process_time() - cpu_began
     began = time.perf_counter()
     pandas_rows = pandas_analytics(pandas_trades, pandas_orders)
     pandas_s = time.perf_counter() - began
@@ -232,8 +247,11 @@ def bench_analytics(trades: int) -> dict[str, float]:
     return {
         "trades": trades,
         "polars_s": polars_s,
+        "polars_cpu_s": polars_cpu_s,
         "pandas_s": pandas_s,
         "ratio": pandas_s / polars_s,
+        "polars_parts": parts,
+        "load_avg": (load_before, os.getloadavg()[0]),
     }
 
 
@@ -249,8 +267,11 @@ def main() -> None:
         result = bench_analytics(args.trades)
         print(
             f"analytics over {result['trades']:,} trades (ohlc_1m + vwap + fill rates): "
-            f"polars {result['polars_s']:.2f} s, pandas {result['pandas_s']:.2f} s, "
-            f"pandas/polars = {result['ratio']:.1f}x"
+            f"polars {result['polars_s']:.2f} s ({result['polars_cpu_s']:.2f} CPU-s), "
+            f"pandas {result['pandas_s']:.2f} s, "
+            f"pandas/polars = {result['ratio']:.1f}x; polars parts: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in result["polars_parts"].items())
+            + " (1-min load average {:.1f} before, {:.1f} after)".format(*result["load_avg"])
         )
     if not args.skip_ingestion:
         result = bench_ingestion(args.records, args.jvm_options)
