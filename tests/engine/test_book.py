@@ -110,3 +110,17 @@ def test_resting_orders_iterate_bids_then_asks_best_first_in_queue_order() -> No
         book.rest(resting(name, price, 1, buy=buy))
     book.rest(resting("a1", 101, 1, buy=False))
     assert [o.order_id for o in book.resting_orders()] == ["b2", "b3", "b1", "a1"]
+
+
+def test_the_duplicate_id_window_keeps_the_last_accepted_ids_and_every_resting_one() -> None:
+    book = OrderBook("XYZ", TickSize("0.01"), 3, id_window=3)
+    old = resting("old", 100, 1)
+    book.accept_id("old")
+    book.rest(old)
+    for order_id in ("a", "b", "c", "d"):
+        book.accept_id(order_id)
+    assert list(book.recent_ids) == ["b", "c", "d"]
+    assert book.recent_set == {"b", "c", "d"}
+    assert [book.is_duplicate(i) for i in ("a", "b", "d", "old")] == [False, True, True, True]
+    book.remove(old)
+    assert not book.is_duplicate("old")
