@@ -7,6 +7,8 @@ keeps each noise trader's position bounded without making it informed.
 
 from __future__ import annotations
 
+from math import log as _log
+
 from orderbook_platform.contracts import Order
 from traders.base import BUY, SELL, Trader
 from traders.market import Market
@@ -71,7 +73,9 @@ class NoiseTrader(Trader):
         # Lean toward flat: P(buy) runs from 0.9 (max short) to 0.1 (max long).
         p_buy = 0.5 - 0.4 * max(-1.0, min(1.0, inventory / self.max_position))
         side = BUY if rng.random() < p_buy else SELL
-        size = 1 + int(rng.expovariate(1 / max(self.mean_size - 1, 0.01)))
+        # rng.expovariate(lambd), inlined (the same draw and arithmetic): it runs on most
+        # decisions, and a Python-level call costs as much as the draw.
+        size = 1 + int(-_log(1.0 - rng.random()) / (1 / max(self.mean_size - 1, 0.01)))
         room = self.max_position - side * self.exposure(symbol, side)
         size = min(size, room)
         if size <= 0:
@@ -92,7 +96,9 @@ class NoiseTrader(Trader):
         opposite = view.best_ask if side == BUY else view.best_bid
         if same is None:
             same = int(mid - 1) if side == BUY else int(mid + 1.5)
-        depth = int(rng.expovariate(1 / self.depth_ticks)) if self.depth_ticks > 0 else 0
+        depth = (
+            int(-_log(1.0 - rng.random()) / (1 / self.depth_ticks)) if self.depth_ticks > 0 else 0
+        )
         price = same - side * depth
         spread = view.spread
         if depth == 0 and spread is not None and spread > 2 and rng.random() < 0.5:
