@@ -1,7 +1,8 @@
 """`orderbook engine ...`: the engine's command line (a Typer app, no import-time work).
 
     orderbook engine replay ORDERS.jsonl --out DIR [--tick-size 0.01] [--tick SYM=SIZE]
-                                              [--symbols A,B] [--depth 10] ...
+                                              [--symbols A,B] [--depth 10]
+                                              [--duplicate-id-window 200000] ...
 
 `engine_app` is mounted by the main CLI. The Kafka service's commands (`run`, `feed`,
 `top`) are thin wrappers over engine.service_cli, imported inside each command, so that
@@ -67,6 +68,10 @@ def replay_command(
     self_trade_prevention: Annotated[
         bool, typer.Option(help="Cancel the resting order when a trader would trade with itself.")
     ] = True,
+    duplicate_id_window: Annotated[
+        int,
+        typer.Option(help="Accepted order ids per symbol that the duplicate check remembers."),
+    ] = 200_000,
     show_errors: Annotated[int, typer.Option(help="How many undecodable lines to list.")] = 10,
     strict: Annotated[
         bool, typer.Option(help="Exit with status 1 if any line was undecodable.")
@@ -93,6 +98,7 @@ def replay_command(
             symbols=[s.strip() for s in symbols.split(",") if s.strip()] if symbols else None,
             depth=depth,
             self_trade_prevention=self_trade_prevention,
+            duplicate_id_window=duplicate_id_window,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

@@ -153,6 +153,21 @@ def test_cli_options_reach_the_engine_configuration(tmp_path: Path) -> None:
     assert (out / "book.jsonl").read_bytes() == b""
 
 
+def test_cli_duplicate_id_window_reaches_the_engine(tmp_path: Path) -> None:
+    # "a" is cancelled, then two more ids are accepted: with a window of 2 it is free again.
+    orders = [limit("a", 99.0, 1), cancel("a"), limit("b", 98.0, 1), limit("c", 98.0, 1)]
+    source = write_orders(tmp_path / "orders.jsonl", [encode(o) for o in orders + orders[:1]])
+    reasons = {}
+    for window in ("2", "3"):
+        out = tmp_path / f"out{window}"
+        args = ["replay", str(source), "--out", str(out), "--duplicate-id-window", window]
+        result = runner.invoke(engine_app, args)
+        assert result.exit_code == 0, result.output
+        lines = (out / "order_events.jsonl").read_bytes().splitlines()
+        reasons[window] = msgspec.json.decode(lines[-1]).get("reason")
+    assert reasons == {"2": None, "3": "duplicate_order_id"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -161,6 +176,10 @@ def test_cli_options_reach_the_engine_configuration(tmp_path: Path) -> None:
         (["replay", "SOURCE", "--out", "OUT", "--tick-size", "abc"], "tick size is not a number"),
         (["replay", "SOURCE", "--out", "OUT", "--tick", "AAA"], "--tick expects SYMBOL=SIZE"),
         (["replay", "SOURCE", "--out", "OUT", "--depth", "-1"], "depth must be >= 0"),
+        (
+            ["replay", "SOURCE", "--out", "OUT", "--duplicate-id-window", "-1"],
+            "duplicate_id_window must be >= 0",
+        ),
         (["replay", "SOURCE", "--out", "SOURCE"], "--out is not a directory"),
         (["replay", "TMP", "--out", "OUT"], "not a file"),
     ],
