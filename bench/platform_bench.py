@@ -231,7 +231,7 @@ def bench_analytics(trades: int, with_pandas: bool = True) -> dict[str, Any]:
     """Each library is timed with only its own frames in memory.
 
     Building the pandas frames first (15M Python string objects; RSS 1.8 -> 4.7 GB) made
-    the polars run that followed 1.1-2.2x slower in CPU seconds on the development VM, an
+    the polars run that followed 1.1-2.3x slower in CPU seconds on the development VM, an
     effect of the process's memory, not of polars; so polars runs first and its frames are
     dropped before the pandas frames are built.
     """
