@@ -148,11 +148,8 @@ def polars_analytics(
     running = compute.vwap(candles)
     parts["ohlc_1m+vwap"] = time.perf_counter() - began
     began = time.perf_counter()
-    per_order = compute.order_fills(orders, trades)
-    parts["order_fills"] = time.perf_counter() - began
-    began = time.perf_counter()
-    rates = compute.fill_rates(per_order)
-    parts["fill_rates"] = time.perf_counter() - began
+    rates = compute.fill_rates(compute.order_fills_plan(orders, trades))
+    parts["order_fills+fill_rates"] = time.perf_counter() - began
     return running.height, rates.height
 
 

@@ -77,7 +77,7 @@ def vwap(
     )
 )
 def fill_rate(raw_orders: pl.DataFrame, raw_trades: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    rates = compute.fill_rates(compute.order_fills(raw_orders, raw_trades))
+    rates = compute.fill_rates(compute.order_fills_plan(raw_orders, raw_trades))
     return dg.Output(rates, metadata=describe(rates))
 
 

@@ -209,6 +209,13 @@ def strategy_of(trader_id: pl.Expr) -> pl.Expr:
 
 def order_fills(orders: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
     """Per new order of the hour: submitted and filled lots, fill rate, time to first fill."""
+    return order_fills_plan(orders, trades).collect(engine="streaming")
+
+
+def order_fills_plan(orders: pl.DataFrame, trades: pl.DataFrame) -> pl.LazyFrame:
+    """`order_fills` as a lazy plan, so that `fill_rates` can run it in the same query: the
+    per-order frame is never materialised and the columns it does not need (order ids,
+    symbols, per-order rates) are never computed."""
     new_orders = orders.lazy().filter(pl.col("order_type").is_in(NEW_ORDER_TYPES))
     fill_legs = [
         trades.lazy().select(
@@ -250,14 +257,16 @@ def order_fills(orders: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
         .select(ORDER_FILLS_SCHEMA.keys())
         .cast(ORDER_FILLS_SCHEMA)
     )
-    return per_order.collect(engine="streaming")
+    return per_order
 
 
 FILL_RATE_GROUPS = ("order_type", "time_in_force", "side", "strategy")
 
 
-def fill_rates(per_order: pl.DataFrame) -> pl.DataFrame:
+def fill_rates(per_order: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Aggregated by order type, time in force, side and strategy; `fill_rate` is lot-weighted.
+
+    `per_order` is `order_fills(...)` or, faster, `order_fills_plan(...)`.
 
     Every aggregate is built from integer sums, counts and medians, so the result does not
     depend on row order (float sums do, in their last bits).
@@ -275,7 +284,11 @@ def fill_rates(per_order: pl.DataFrame) -> pl.DataFrame:
             mean_time_to_first_fill_ms=wait_ns.sum() / wait_ns.count() / 1e6,
             median_time_to_first_fill_ms=wait_ns.median() / 1e6,
         )
-        .with_columns(fill_rate=pl.col("filled") / pl.col("submitted"))
+        .with_columns(
+            fill_rate=pl.col("filled") / pl.col("submitted"),
+            # A group without any fill has no mean wait (0 / 0), like it has no median.
+            mean_time_to_first_fill_ms=pl.col("mean_time_to_first_fill_ms").fill_nan(None),
+        )
         .sort(FILL_RATE_GROUPS)
         .collect(engine="streaming")
     )

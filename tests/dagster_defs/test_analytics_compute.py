@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import statistics
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -215,6 +217,91 @@ def test_an_order_without_fills_has_rate_zero_and_no_time_to_fill() -> None:
     row = per_order.row(0, named=True)
     assert row["fill_rate"] == 0.0 and row["time_to_first_fill_ms"] is None
     assert row["strategy"] == "unknown"
+
+
+def test_fill_rates_match_plain_python_on_random_orders_and_trades() -> None:
+    """Random orders (cancels, null trader ids and time in force, `<run>.` prefixes) and
+    trades (self-trades, unknown ids); the aggregates are recomputed in plain Python, through
+    both `order_fills` and the lazy `order_fills_plan`."""
+    rng = np.random.default_rng(5)
+    traders = ["mm-1", "mm-22", "run7.momentum-12", "noise", "a.b-c", None]
+    orders = []
+    for i in range(400):
+        kind = ["limit", "limit", "market", "cancel"][int(rng.integers(0, 4))]
+        orders.append(
+            (
+                f"o{i}" if kind != "cancel" else f"o{int(rng.integers(0, i + 1))}",
+                kind,
+                None if kind == "cancel" else int(rng.integers(1, 30)) * int(rng.choice([-1, 1])),
+                [None, "GTC", "IOC", "FOK"][int(rng.integers(0, 4))],
+                traders[int(rng.integers(0, len(traders)))],
+                float(rng.integers(0, 3_600)),
+            )
+        )
+    orders.append(("lonely", "limit", 5, "FOK", "solo-9", 10.0))  # its group has no fill
+    ids = [f"o{i}" for i in range(400)] + ["unknown"]
+    trades = []
+    for i in range(900):
+        left = ids[int(rng.integers(0, len(ids)))]
+        right = left if i % 50 == 0 else ids[int(rng.integers(0, len(ids)))]
+        trades.append((f"t{i}", "XYZ", float(rng.integers(0, 3_600)), 1.0, 1 + i % 7, left, right))
+
+    new_orders = [o for o in orders if o[1] in ("limit", "market")]
+    filled: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for _, _, seconds, _, quantity, left, right in trades:
+        for order_id in (left, right):
+            filled[order_id] = filled.get(order_id, 0) + quantity
+            moment = ns(HOUR + timedelta(seconds=seconds))
+            first[order_id] = min(first.get(order_id, moment), moment)
+    groups: dict[tuple, list[tuple[int, int, int | None]]] = {}
+    for order_id, kind, quantity, tif, trader, seconds in new_orders:
+        match = re.match(compute.STRATEGY_PATTERN, trader or "")
+        strategy = match.group(1) if match else (trader or "unknown")
+        key = (kind, "IOC" if kind == "market" else tif or "GTC", "Buy" if quantity > 0 else "Sell")
+        wait = (
+            first[order_id] - ns(HOUR + timedelta(seconds=seconds)) if order_id in first else None
+        )
+        groups.setdefault((*key, strategy), []).append(
+            (abs(quantity), filled.get(order_id, 0), wait)
+        )
+    expected = {}
+    for key, rows in groups.items():
+        waits = [w for _, _, w in rows if w is not None]
+        expected[key] = (
+            len(rows),
+            sum(s for s, _, _ in rows),
+            sum(f for _, f, _ in rows),
+            sum(1 for _, f, _ in rows if f > 0),
+            sum(1 for s, f, _ in rows if f >= s),
+            sum(waits) / len(waits) / 1e6 if waits else None,
+            statistics.median(waits) / 1e6 if waits else None,
+        )
+
+    frames = (orders_frame(orders), trades_frame(trades))
+    for per_order in (compute.order_fills(*frames), compute.order_fills_plan(*frames)):
+        rates = compute.fill_rates(per_order)
+        got = {
+            (r["order_type"], r["time_in_force"], r["side"], r["strategy"]): (
+                r["orders"],
+                r["submitted"],
+                r["filled"],
+                r["orders_with_fill"],
+                r["fully_filled"],
+                r["mean_time_to_first_fill_ms"],
+                r["median_time_to_first_fill_ms"],
+            )
+            for r in rates.iter_rows(named=True)
+        }
+        assert got.keys() == expected.keys()
+        for key, row in got.items():
+            assert row[:5] == expected[key][:5], key
+            for value, want in zip(row[5:], expected[key][5:], strict=True):
+                assert (value is None and want is None) or math.isclose(value, want), key
+        assert rates["fill_rate"].to_list() == [
+            r[2] / r[1] for r in rates.select("orders", "submitted", "filled").rows()
+        ]
+    assert expected[("limit", "FOK", "Buy", "solo")][5:] == (None, None)
 
 
 def test_stylized_facts_match_numpy_on_a_known_series() -> None:
