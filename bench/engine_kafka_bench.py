@@ -26,7 +26,9 @@ Figures printed:
   orders are produced at R/s with `time` = now; a reader
   process consumes `trades` (read_committed) and measures now - trade.time, i.e. from
   the taker order's produce call to the trade being readable (p50/p99/p99.9/max); the
-  same for the passthrough baseline's output.
+  same for the passthrough baseline's output. Next to each engine latency run, from the
+  engine's /metrics over the same interval: mean batch size, transaction and commit
+  time, and the share of transactions and of commits slower than 25 and 50 ms.
 No assertions: the targets (>= 50k orders/s, p99 < 50 ms) are reported, not enforced.
 """
 
@@ -171,18 +173,30 @@ def engine_metrics(log: Path) -> dict[str, float]:
     return {
         name: float(value)
         for name, value in (line.split(" ", 1) for line in text.splitlines() if line[:1] != "#")
-        if name.endswith(("_sum", "_count")) and name.startswith("orderbook_engine_")
+        if name.startswith("orderbook_engine_")
+        and (name.endswith(("_sum", "_count")) or name.startswith(_SLOW_BUCKETS))
     }
 
 
+_SLOW_BUCKETS = ("orderbook_engine_batch_seconds_bucket", "orderbook_engine_commit_seconds_bucket")
+
+
 def transaction_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Mean batch size, batch wall time and commit wait over the interval."""
+    """Mean batch size, batch wall time and commit wait over the interval, and the share
+    of transactions (batch) and of commits slower than 25 and 50 ms (the p99 tail's
+    suspects: a transaction that slow delays every order queued behind it)."""
     means = {}
     for name in ("batch_size", "batch_seconds", "commit_seconds"):
         key = f"orderbook_engine_{name}"
         count = after[f"{key}_count"] - before[f"{key}_count"]
         total = after[f"{key}_sum"] - before[f"{key}_sum"]
         means[f"mean_{name}"] = total / count if count else 0.0
+        if name == "batch_size" or not count:
+            continue
+        for limit in ("0.025", "0.05"):
+            bucket = f'{key}_bucket{{le="{limit}"}}'
+            within = after.get(bucket, 0.0) - before.get(bucket, 0.0)
+            means[f"{name}_over_{int(float(limit) * 1000)}ms"] = 1 - within / count
     return means
 
 
