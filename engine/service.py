@@ -176,8 +176,10 @@ class EngineService:
                 "message.max.bytes": SNAPSHOT_MAX_BYTES + 64 * 1024,
                 # Under a backlog a batch queues ~12k events while it is matched: a longer
                 # linger sends them in fewer, larger produce requests (less broker CPU per
-                # order on a shared machine). It costs no latency: commit_transaction
-                # flushes, and librdkafka's flush ignores linger.ms.
+                # order on a shared machine). commit_transaction flushes and librdkafka's
+                # flush ignores linger.ms, but a small batch's records now go out with the
+                # commit rather than during matching: its latency cost at low rates is not
+                # settled (docs/benchmarks.md, "Engine through Kafka").
                 "linger.ms": 20,
                 # A batch's events are queued until commit flushes them; never block there.
                 "queue.buffering.max.messages": 2_000_000,
