@@ -4,19 +4,17 @@ from datetime import timedelta
 
 import dagster as dg
 
-from dagster_defs.partitions import floor_hour, hourly_partitions, partition_key_for
+from dagster_defs.partitions import floor_hour, partition_key_for
 
 raw_ingestion_job = dg.define_asset_job(
     "raw_ingestion",
     selection=dg.AssetSelection.groups("raw"),
-    partitions_def=hourly_partitions,
     description="Spark batch-reads every topic for the hour into the raw lake, then the checks.",
 )
 
 hourly_platform_job = dg.define_asset_job(
     "hourly_platform",
     selection=dg.AssetSelection.groups("raw", "analytics"),
-    partitions_def=hourly_partitions,
     description="Ingestion and analytics of one hour in one run (used by `orderbook run`).",
 )
 
