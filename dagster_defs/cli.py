@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +29,20 @@ LakeOption = Annotated[
     str | None,
     typer.Option("--lake", help="Lake root: a folder or s3://bucket[/prefix] (default: local)."),
 ]
+
+
+def quiet_dagster_warnings() -> None:
+    """Terminal runs print their own summary; the UI keeps the run's full event log.
+
+    Hides Dagster's preview/beta notices and the backfill-policy notice of the mixed
+    ingestion + analytics selection, which say nothing a user of the command can act on.
+    """
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies")
+    logging.getLogger("dagster").setLevel(logging.WARNING)
 
 
 def _settings(ctx: typer.Context):
@@ -102,12 +118,13 @@ def materialize_command(
     ctx: typer.Context, hour: HourOption = None, lake: LakeOption = None
 ) -> None:
     """Ingest one hour from Kafka with Spark, run the checks and the analytics, print them."""
+    quiet_dagster_warnings()  # before the definitions are imported: they warn at import
     from dagster_defs.run_hour import materialize_hour
 
     settings = _settings(ctx)
     moment = parse_hour(hour)
     with console.status(f"materialising {moment:%Y-%m-%d %H}:00 UTC (Spark start-up included)"):
-        summary = materialize_hour(settings, moment, lake)
+        summary = materialize_hour(settings, moment, lake, console_log_level="WARNING")
     print_summary(summary)
     if not summary.success:
         raise typer.Exit(1)

@@ -106,8 +106,13 @@ def materialize_hour(
     hour: datetime,
     lake: str | None = None,
     instance: dg.DagsterInstance | None = None,
+    console_log_level: str = "DEBUG",
 ) -> HourSummary:
-    """Ingest, check and analyse the hour containing `hour` into `lake` (default: local)."""
+    """Ingest, check and analyse the hour containing `hour` into `lake` (default: local).
+
+    `console_log_level` only filters what the run prints; the event log (and so the UI)
+    keeps every event of the run.
+    """
     key = partition_key_for(floor_hour(hour))
     resources = resources_for(settings, lake)
     if instance is None:
@@ -119,6 +124,7 @@ def materialize_hour(
         instance=instance,
         raise_on_error=False,
         tags={"orderbook/trigger": "orderbook run"},
+        run_config={"loggers": {"console": {"config": {"log_level": console_log_level}}}},
     )
     store = resources["lake"].lake()
     summary = HourSummary(key, store.root, result.success, run_id=result.run_id)

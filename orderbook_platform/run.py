@@ -124,24 +124,15 @@ def run_platform(
     if not platform:
         return
     _step("4. data platform: materialise the current hour")
-    import logging
-    import warnings
+    from dagster_defs.cli import print_summary, quiet_dagster_warnings
 
-    import dagster as dg
-
-    from dagster_defs.cli import print_summary
+    quiet_dagster_warnings()  # before the definitions are imported: they warn at import
     from dagster_defs.run_hour import materialize_hour
-
-    # The demo prints its own summary; the UI keeps the full event log of the run.
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies")
-    logging.getLogger("dagster").setLevel(logging.WARNING)
 
     with err_console.status(
         f"Dagster: Spark ingestion + checks + analytics for {started_at:%Y-%m-%d %H}:00 UTC"
     ):
-        summary = materialize_hour(settings, started_at)
+        summary = materialize_hour(settings, started_at, console_log_level="WARNING")
     print_summary(summary)
     console.print(
         "Stack left running. Stop it with [bold]uv run orderbook stack down[/] "
