@@ -416,14 +416,18 @@ def test_engine_matches_the_reference_on_random_streams(seed: int, size: int) ->
     assert traded > size // 10  # the stream really exercises matching
 
 
-def test_engine_matches_the_reference_without_self_trade_prevention() -> None:
-    orders = random_stream(4, 10_000)
-    reference = Reference(stp=False)
-    matcher = Matcher(EngineConfig(self_trade_prevention=False))
+def assert_same_events(orders: list[Order], reference: Reference, matcher: Matcher) -> None:
+    """Feed both, order by order; each order's events must be the reference's."""
     for index, order in enumerate(orders):
         before = len(reference.out)
         reference.process(order)
         assert engine_view(matcher.process(order)) == reference.out[before:], f"#{index}: {order}"
+
+
+def test_engine_matches_the_reference_without_self_trade_prevention() -> None:
+    orders = random_stream(4, 10_000)
+    reference = Reference(stp=False)
+    assert_same_events(orders, reference, Matcher(EngineConfig(self_trade_prevention=False)))
 
 
 @pytest.mark.parametrize("window", [0, 25])
@@ -431,10 +435,7 @@ def test_engine_matches_the_reference_with_a_small_duplicate_id_window(window: i
     orders = random_stream(5, 20_000)
     reference = Reference(window=window)
     matcher = Matcher(EngineConfig(duplicate_id_window=window))
-    for index, order in enumerate(orders):
-        before = len(reference.out)
-        reference.process(order)
-        assert engine_view(matcher.process(order)) == reference.out[before:], f"#{index}: {order}"
+    assert_same_events(orders, reference, matcher)
     for symbol in SYMBOLS:
         assert engine_picture(matcher, symbol) == reference.picture(symbol)
     # The window really decided something: ids accepted twice, and cancels of ids that
