@@ -122,7 +122,7 @@ class Matcher:
         order_id = order.order_id
         if type(order_id) is not str or not order_id:
             return self._reject(book, order, ev.INVALID_ORDER_ID)
-        if order_id in book.recent_set or order_id in book.orders:
+        if book.is_duplicate(order_id):
             return self._reject(book, order, ev.DUPLICATE_ORDER_ID)
         if quantity > 0:
             is_buy = True
@@ -143,12 +143,7 @@ class Matcher:
         if crosses and order.post_only:
             return self._reject(book, order, ev.POST_ONLY_WOULD_CROSS)
 
-        # book.accept_id(), inlined.
-        recent_ids = book.recent_ids
-        recent_ids.append(order_id)
-        book.recent_set.add(order_id)
-        if len(recent_ids) > book.id_window:
-            book.recent_set.discard(recent_ids.popleft())
+        book.accept_id(order_id)
         symbol = book.symbol
         time = order.time
         trader_id = order.trader_id
