@@ -45,18 +45,14 @@ class FundamentalTrader(Trader):
         self.requote_ticks = requote_ticks
         self.attention = attention
         self.bias = {s: self.rng.gauss(0.0, valuation_noise) for s in symbols}
-        # sqrt(1 - rho^2), the weight of a new draw in the AR(1) error (kept, not recomputed).
-        self._innovation = (noise_persistence, math.sqrt(1 - noise_persistence * noise_persistence))
+        # sqrt(1 - rho^2), the weight of a new draw in the AR(1) error, computed once.
+        self.innovation_weight = math.sqrt(1 - noise_persistence * noise_persistence)
 
     def valuation(self, symbol: str, market: Market) -> float:
         """Fair value in ticks as this trader sees it (an AR(1) error per decision)."""
         view = market.views[symbol]
-        rho = self.noise_persistence
-        persistence, weight = self._innovation
-        if persistence != rho:  # changed after construction
-            weight = math.sqrt(1 - rho * rho)
-            self._innovation = (rho, weight)
-        bias = rho * self.bias[symbol] + weight * self.rng.gauss(0.0, self.valuation_noise)
+        innovation = self.innovation_weight * self.rng.gauss(0.0, self.valuation_noise)
+        bias = self.noise_persistence * self.bias[symbol] + innovation
         self.bias[symbol] = bias
         return market.fair_values[symbol].value / view.tick + bias
 
