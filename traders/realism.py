@@ -189,10 +189,6 @@ class RealismAccumulator:
         }
 
 
-def symbol_report(facts: _SymbolFacts) -> dict:
-    return _report_of([facts])
-
-
 def _returns(facts: _SymbolFacts) -> list[float]:
     mids = facts.minute_mids
     return [math.log(b / a) for a, b in itertools.pairwise(mids) if a > 0 and b > 0]
