@@ -348,11 +348,8 @@ class TraderPool:
         heappop, heapreplace = heapq.heappop, heapq.heapreplace
         news_of = self.news_of
         random_log = _log
-        # _send, inlined: every order of the batch goes through here.
-        produce = self.producer.produce
-        keys = self.keys
-        by_type = stats.orders
-        submitted = 0
+        # The pass's orders, produced together at its end: one _send per pass, not per decision.
+        batch: list[Order] = []
         done = 0
         sent = 0
         key_mask = self.key_mask
@@ -397,24 +394,9 @@ class TraderPool:
                 del orders[MAX_ORDERS_PER_DECISION:]
             tokens[index] = available - len(orders)
             sent += len(orders)
-            for order in orders:
-                value = _encode(order)
-                try:
-                    produce(
-                        ORDERS_TOPIC,
-                        value=value,
-                        key=keys[order.symbol],
-                        timestamp=order.time // 1_000_000,
-                    )
-                except BufferError:
-                    self._produce_when_room(value, keys[order.symbol], order.time // 1_000_000)
-                order_type = order.order_type
-                by_type[order_type] += 1
-                if order_type == "limit" or order_type == "market":
-                    quantity = order.quantity
-                    submitted += quantity if quantity > 0 else -quantity
+            batch += orders
+        self._send(batch)
         stats.decisions += done
-        stats.submitted_lots += submitted
         self.pool_bucket.take(0, sent)
         if done == budget and heap and heap[0] < due:
             stats.throttled_pool += budget < limit
