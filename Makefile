@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 ORDERBOOK := $(UV) run --frozen orderbook
 PYTEST_ARGS ?=
 
-.PHONY: help install uv venv jars run test test-unit test-integration lint format ui bench stack-down clean
+.PHONY: help install uv venv core jars run test test-unit test-integration lint format ui bench stack-down clean
 
 help:
 	@echo "make run    install everything, start the local stack and run the platform"
@@ -20,10 +20,14 @@ uv:
 venv: uv
 	@$(UV) sync --frozen --quiet
 
+# The engine core compiled with mypyc (engine/build_core.py); a no-op when up to date.
+core: venv
+	@$(UV) run --frozen python engine/build_core.py
+
 jars: venv
 	@$(ORDERBOOK) stack fetch
 
-install: venv jars
+install: venv core jars
 
 run: install
 	@$(ORDERBOOK) run
@@ -39,13 +43,13 @@ format: venv
 test: install lint
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv core
 	@$(UV) run --frozen pytest -m unit $(PYTEST_ARGS)
 
 test-integration: install
 	@$(UV) run --frozen pytest -m integration $(PYTEST_ARGS)
 
-bench: venv
+bench: venv core
 	@for b in bench/*_bench.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
 
 ui: install
@@ -55,4 +59,4 @@ stack-down: venv
 	@$(ORDERBOOK) stack down
 
 clean: stack-down
-	rm -rf .orderbook .pytest_cache .ruff_cache
+	rm -rf .orderbook .pytest_cache .ruff_cache build/engine-core engine/*.so engine/.core-build

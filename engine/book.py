@@ -7,14 +7,16 @@ Layout, chosen for a flat hot path in CPython:
   both sides the best level is `keys[-1]`: taking or removing it is O(1), and "does
   an incoming order cross this level" is one comparison, `key >= limit_key`.
   Inserting a new level is a `bisect.insort` (a C memmove, cheap for realistic books).
-- A `PriceLevel` is a FIFO `deque` of `RestingOrder`s plus its live quantity and order
-  count. A cancel marks the order dead in O(1) instead of searching the deque; dead
-  orders are dropped when they reach the front, or when the deque is compacted because
-  dead entries outnumber live ones. A level with no live order is removed at once,
-  so every level in `keys` has a positive quantity.
+- A `PriceLevel` is a FIFO queue of `RestingOrder`s — a list and the index `head` of
+  its front — plus its live quantity and order count. A cancel marks the order dead in
+  O(1) instead of searching the queue; the matcher steps `head` over dead and filled
+  orders, and the list is compacted when dead entries outnumber live ones. (A list and
+  an index rather than a deque: compiled, list indexing and append are inlined C, a
+  deque's methods are calls through Python's method lookup.) A level with no live
+  order is removed at once, so every level in `keys` has a positive quantity.
 - `orders` maps each resting order id to its `RestingOrder`; `recent_ids` holds the last
-  `id_window` ids accepted in this symbol, oldest first (`recent_set`: the same ids, for
-  lookup). A new order is a duplicate if its id rests or is in that window.
+  `id_window` ids accepted in this symbol as a ring buffer (`recent_set`: the same ids,
+  for lookup). A new order is a duplicate if its id rests or is in that window.
 
 - Each side keeps `top`, the `BookLevel`s of its best levels, updated in place as
   those levels change, so publishing L1/L2 costs no walk over the book.
@@ -26,69 +28,111 @@ for output messages.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from collections.abc import Iterator
+from typing import Any, Final
 
-import msgspec
+from mypy_extensions import mypyc_attr
 
 from engine.ticks import TickSize
 from orderbook_platform.contracts import BookLevel
 
-BID_SIGN = 1
-ASK_SIGN = -1
+BID_SIGN: Final = 1
+ASK_SIGN: Final = -1
 # How many accepted ids per symbol the duplicate check remembers (EngineConfig.id_window).
-DEFAULT_ID_WINDOW = 200_000
+DEFAULT_ID_WINDOW: Final = 200_000
 
-# Compaction threshold: rebuild a level's deque when dead entries exceed live ones by this.
-_DEAD_SLACK = 16
+# Compaction threshold: rebuild a level's queue when dead entries exceed live ones by this.
+_DEAD_SLACK: Final = 16
 
 
-class RestingOrder(msgspec.Struct, gc=False):
+@mypyc_attr(acyclic=True)
+class RestingOrder:
     """An order on the book. `remaining` is open lots; `filled` is lots executed so far.
 
     `taker_fills` counts the fills it took as an incoming order, so trade ids continue
     (`<id>-<n>`) if a modify later makes it cross again. `live` turns False when it
-    leaves the book (lazy deletion from its level's deque).
+    leaves the book (lazy deletion from its level's queue).
 
-    A msgspec Struct rather than a `__slots__` class because it is built once per
-    resting order and a Struct's C constructor is several times cheaper than a Python
-    `__init__`; `gc=False` because it only ever holds scalars.
+    A plain class with typed attributes: compiled (see engine/_compiled.py) it is a C
+    struct whose fields the matcher reads without a dictionary lookup.
     """
 
-    order_id: str
-    trader_id: str | None
-    is_buy: bool
-    price: int
-    remaining: int
-    filled: int
-    taker_fills: int
-    post_only: bool
-    live: bool = True
+    __slots__ = (
+        "filled",
+        "is_buy",
+        "live",
+        "order_id",
+        "post_only",
+        "price",
+        "remaining",
+        "taker_fills",
+        "trader_id",
+    )
+
+    def __init__(
+        self,
+        order_id: str,
+        trader_id: str | None,
+        is_buy: bool,
+        price: int,
+        remaining: int,
+        filled: int,
+        taker_fills: int,
+        post_only: bool,
+    ) -> None:
+        self.order_id = order_id
+        self.trader_id = trader_id
+        self.is_buy = is_buy
+        self.price = price
+        self.remaining = remaining
+        self.filled = filled
+        self.taker_fills = taker_fills
+        self.post_only = post_only
+        self.live = True
+
+    def __repr__(self) -> str:
+        return (
+            f"RestingOrder({self.order_id!r}, {self.trader_id!r}, is_buy={self.is_buy}, "
+            f"price={self.price}, remaining={self.remaining}, filled={self.filled}, "
+            f"taker_fills={self.taker_fills}, post_only={self.post_only}, live={self.live})"
+        )
 
 
-class PriceLevel(msgspec.Struct, gc=False):
+@mypyc_attr(acyclic=True)
+class PriceLevel:
     """All resting orders at one price on one side, oldest first.
 
+    The queue is `orders[head:]`: entries before `head` have left (filled or cancelled at
+    the front), entries after it may have left too (`live` False, lazy deletion).
     `quantity` and `count` cover live orders only. `price_out` is the decimal price for
-    output messages, computed once per level. (No cycles: gc=False is safe.)
+    output messages, computed once per level; typed Any so that compiled code passes the
+    float object through instead of unboxing and boxing it again for every message.
     """
 
-    price: int
-    price_out: float
-    orders: deque[RestingOrder]
-    quantity: int
-    count: int
+    __slots__ = ("count", "head", "orders", "price", "price_out", "quantity")
+
+    def __init__(
+        self, price: int, price_out: Any, orders: list[RestingOrder], quantity: int, count: int
+    ) -> None:
+        self.price = price
+        self.price_out = price_out
+        self.orders = orders
+        self.head = 0
+        self.quantity = quantity
+        self.count = count
 
     def entry(self) -> BookLevel:
         return BookLevel(self.price_out, self.quantity, self.count)
 
-    def live_orders(self) -> Iterator[RestingOrder]:
-        return (order for order in self.orders if order.live)
+    def live_orders(self) -> list[RestingOrder]:
+        return [order for order in self.orders[self.head :] if order.live]
 
     def compact(self) -> None:
-        self.orders = deque(order for order in self.orders if order.live)
+        self.orders = self.live_orders()
+        self.head = 0
 
 
+@mypyc_attr(acyclic=True)
 class BookSide:
     """One side of the book, plus its top `watch` levels kept ready for L1/L2 messages.
 
@@ -158,9 +202,9 @@ class BookSide:
                 top.append(self.levels[keys[-self.watch]].entry())
             self.dirty = True
 
-    def best_first(self) -> Iterator[PriceLevel]:
+    def best_first(self) -> list[PriceLevel]:
         levels = self.levels
-        return (levels[key] for key in reversed(self.keys))
+        return [levels[key] for key in reversed(self.keys)]
 
     def quantity_through(self, limit_key: int) -> int:
         """Total live quantity on levels that an order with `limit_key` would cross."""
@@ -172,6 +216,7 @@ class BookSide:
         return total
 
 
+@mypyc_attr(acyclic=True)
 class OrderBook:
     """All state of one symbol. `sequence` numbers this symbol's output messages.
 
@@ -186,6 +231,7 @@ class OrderBook:
         "last_bid",
         "orders",
         "recent_ids",
+        "recent_next",
         "recent_set",
         "sequence",
         "symbol",
@@ -202,11 +248,13 @@ class OrderBook:
         self.bids = BookSide(BID_SIGN, watch)
         self.asks = BookSide(ASK_SIGN, watch)
         self.orders: dict[str, RestingOrder] = {}
-        # The duplicate-id window: the last `id_window` accepted ids, oldest first. A
-        # deque plus a set, not an insertion-ordered dict: deleting a dict's first key
-        # over and over leaves dummies that make the next `next(iter(d))` ever slower.
+        # The duplicate-id window: the last `id_window` accepted ids in a ring buffer
+        # (appended to until full; then `recent_next` is the oldest, overwritten next),
+        # plus a set for lookups. Not an insertion-ordered dict: deleting a dict's first
+        # key over and over leaves dummies that make each `next(iter(d))` slower.
         self.id_window = id_window
-        self.recent_ids: deque[str] = deque()
+        self.recent_ids: list[str] = []
+        self.recent_next = 0
         self.recent_set: set[str] = set()
         self.sequence = 0
         self.last_bid: BookLevel | None = None
@@ -218,10 +266,29 @@ class OrderBook:
 
     def accept_id(self, order_id: str) -> None:
         """Record an accepted id; the oldest falls out once the window is full."""
-        self.recent_ids.append(order_id)
+        ring = self.recent_ids
+        if len(ring) < self.id_window:
+            ring.append(order_id)
+        elif self.id_window:
+            oldest = self.recent_next
+            self.recent_set.discard(ring[oldest])
+            ring[oldest] = order_id
+            self.recent_next = oldest + 1 if oldest + 1 < self.id_window else 0
+        else:
+            return
         self.recent_set.add(order_id)
-        if len(self.recent_ids) > self.id_window:
-            self.recent_set.discard(self.recent_ids.popleft())
+
+    def window_ids(self) -> list[str]:
+        """The duplicate-id window, oldest first."""
+        ring, oldest = self.recent_ids, self.recent_next
+        return ring[oldest:] + ring[:oldest]
+
+    def load_window(self, ids: list[str]) -> None:
+        """Install a window (oldest first); keeps the newest `id_window` of them."""
+        kept = ids[max(0, len(ids) - self.id_window) :] if self.id_window else []
+        self.recent_ids = list(kept)
+        self.recent_next = 0
+        self.recent_set = set(kept)
 
     def side_of(self, order: RestingOrder) -> BookSide:
         return self.bids if order.is_buy else self.asks
@@ -241,7 +308,7 @@ class OrderBook:
         level = side.levels.get(key)
         if level is None:
             level = PriceLevel(
-                order.price, self.tick.to_price(order.price), deque((order,)), order.remaining, 1
+                order.price, self.tick.to_price(order.price), [order], order.remaining, 1
             )
             side.add_level(key, level)
         else:
@@ -260,7 +327,7 @@ class OrderBook:
                     side.dirty = True
         self.orders[order.order_id] = order
 
-    def remove(self, order: RestingOrder) -> float:
+    def remove(self, order: RestingOrder) -> Any:
         """Take a resting order off the book (cancel, or a modify that moves it).
 
         Returns the decimal price of the level it left, for the output message.
@@ -285,7 +352,7 @@ class OrderBook:
             if rank < side.watch:
                 side.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
                 side.dirty = True
-        if len(level.orders) > 2 * level.count + _DEAD_SLACK:
+        if len(level.orders) - level.head > 2 * level.count + _DEAD_SLACK:
             level.compact()
         return level.price_out
 

@@ -116,6 +116,8 @@ def _print_summary(stats, out: Path, show_errors: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from engine import native
+
     table = Table(title=f"replay -> {out}", show_header=False)
     table.add_column("", style="bold")
     table.add_column("", justify="right")
@@ -129,6 +131,7 @@ def _print_summary(stats, out: Path, show_errors: int) -> None:
     table.add_row("seconds", f"{stats.seconds:.3f}")
     table.add_row("orders/s", f"{stats.orders_per_second:,.0f}")
     table.add_row("state hash", stats.state_hash[:16])
+    table.add_row("core", native.mode)
     console = Console()
     console.print(table)
     for error in stats.errors[:show_errors]:

@@ -13,43 +13,47 @@ values: do not mutate them.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from orderbook_platform.contracts import BookDepth, OrderEvent, Price, Trade
 
-TRADES = "trades"
-PRICES = "prices"
-BOOK = "book"
-ORDER_EVENTS = "order_events"
-TOPICS = (TRADES, PRICES, BOOK, ORDER_EVENTS)
+TRADES: Final = "trades"
+PRICES: Final = "prices"
+BOOK: Final = "book"
+ORDER_EVENTS: Final = "order_events"
+TOPICS: Final = (TRADES, PRICES, BOOK, ORDER_EVENTS)
 
 Message: TypeAlias = Trade | Price | BookDepth | OrderEvent
 Event: TypeAlias = tuple[str, str, Message]
+Side: TypeAlias = Literal["Buy", "Sell"]
+EventKind: TypeAlias = Literal["accepted", "rejected", "cancelled", "expired", "filled", "modified"]
 
 # --- `rejected` reasons: the input failed validation; nothing traded, the book is unchanged.
-UNKNOWN_SYMBOL = "unknown_symbol"  # a symbol allow-list is configured and does not name it
-INVALID_SYMBOL = "invalid_symbol"  # empty or not a string
-INVALID_ORDER_ID = "invalid_order_id"  # empty or not a string
-UNKNOWN_ORDER_TYPE = "unknown_order_type"
-UNKNOWN_TIME_IN_FORCE = "unknown_time_in_force"
-MISSING_QUANTITY = "missing_quantity"
-ZERO_QUANTITY = "zero_quantity"
-INVALID_QUANTITY = "invalid_quantity"  # NaN, infinite, fractional, or not a number
-MISSING_PRICE = "missing_price"  # a limit order (or nothing at all on a modify) without price
-INVALID_PRICE = "invalid_price"  # NaN, infinite, or not a number
-NON_POSITIVE_PRICE = "non_positive_price"
-OFF_TICK_PRICE = "off_tick_price"
-PRICE_OUT_OF_RANGE = "price_out_of_range"  # beyond ticks.MAX_PRICE_TICKS
-DUPLICATE_ORDER_ID = "duplicate_order_id"  # the id was accepted before in this symbol
-POST_ONLY_WOULD_CROSS = "post_only_would_cross"
-POST_ONLY_MARKET = "post_only_market"  # post_only makes no sense on a market order
-UNKNOWN_ORDER = "unknown_order"  # cancel/modify of an id never accepted in this symbol
-ORDER_NOT_RESTING = "order_not_resting"  # cancel/modify of an id already filled/cancelled
-TRADER_MISMATCH = "trader_mismatch"  # cancel/modify by a different trader_id
-SIDE_CHANGE = "side_change"  # modify quantity signed unlike the resting order
-NOTHING_TO_MODIFY = "nothing_to_modify"  # modify without price and without quantity
+UNKNOWN_SYMBOL: Final = "unknown_symbol"  # a symbol allow-list is configured and does not name it
+INVALID_SYMBOL: Final = "invalid_symbol"  # empty or not a string
+INVALID_ORDER_ID: Final = "invalid_order_id"  # empty or not a string
+UNKNOWN_ORDER_TYPE: Final = "unknown_order_type"
+UNKNOWN_TIME_IN_FORCE: Final = "unknown_time_in_force"
+MISSING_QUANTITY: Final = "missing_quantity"
+ZERO_QUANTITY: Final = "zero_quantity"
+INVALID_QUANTITY: Final = "invalid_quantity"  # NaN, infinite, fractional, or not a number
+MISSING_PRICE: Final = (
+    "missing_price"  # a limit order (or nothing at all on a modify) without price
+)
+INVALID_PRICE: Final = "invalid_price"  # NaN, infinite, or not a number
+NON_POSITIVE_PRICE: Final = "non_positive_price"
+OFF_TICK_PRICE: Final = "off_tick_price"
+PRICE_OUT_OF_RANGE: Final = "price_out_of_range"  # beyond ticks.MAX_PRICE_TICKS
+DUPLICATE_ORDER_ID: Final = "duplicate_order_id"  # the id was accepted before in this symbol
+POST_ONLY_WOULD_CROSS: Final = "post_only_would_cross"
+POST_ONLY_MARKET: Final = "post_only_market"  # post_only makes no sense on a market order
+UNKNOWN_ORDER: Final = "unknown_order"  # cancel/modify of an id never accepted in this symbol
+ORDER_NOT_RESTING: Final = "order_not_resting"  # cancel/modify of an id already filled/cancelled
+TRADER_MISMATCH: Final = "trader_mismatch"  # cancel/modify by a different trader_id
+SIDE_CHANGE: Final = "side_change"  # modify quantity signed unlike the resting order
+NOTHING_TO_MODIFY: Final = "nothing_to_modify"  # modify without price and without quantity
 
-REJECT_REASONS = (
+REJECT_REASONS: Final = (
     UNKNOWN_SYMBOL,
     INVALID_SYMBOL,
     INVALID_ORDER_ID,
@@ -74,16 +78,16 @@ REJECT_REASONS = (
 )
 
 # --- `cancelled` reasons: a resting order left the book without trading.
-CANCEL_REQUEST = "cancel_request"
-SELF_TRADE_PREVENTION = "self_trade_prevention"
+CANCEL_REQUEST: Final = "cancel_request"
+SELF_TRADE_PREVENTION: Final = "self_trade_prevention"
 
-CANCEL_REASONS = (CANCEL_REQUEST, SELF_TRADE_PREVENTION)
+CANCEL_REASONS: Final = (CANCEL_REQUEST, SELF_TRADE_PREVENTION)
 
 # --- `expired` reasons: the unfilled remainder of an order that may not rest.
-IMMEDIATE_OR_CANCEL = "immediate_or_cancel"
-FILL_OR_KILL = "fill_or_kill"  # not enough liquidity: nothing traded at all
-MARKET_REMAINDER = "market_remainder"
+IMMEDIATE_OR_CANCEL: Final = "immediate_or_cancel"
+FILL_OR_KILL: Final = "fill_or_kill"  # not enough liquidity: nothing traded at all
+MARKET_REMAINDER: Final = "market_remainder"
 
-EXPIRE_REASONS = (IMMEDIATE_OR_CANCEL, FILL_OR_KILL, MARKET_REMAINDER)
+EXPIRE_REASONS: Final = (IMMEDIATE_OR_CANCEL, FILL_OR_KILL, MARKET_REMAINDER)
 
-ALL_REASONS = REJECT_REASONS + CANCEL_REASONS + EXPIRE_REASONS
+ALL_REASONS: Final = REJECT_REASONS + CANCEL_REASONS + EXPIRE_REASONS

@@ -30,26 +30,31 @@ symbol's next `sequence` number, counted over all four topics):
 from __future__ import annotations
 
 import hashlib
+from typing import Any, Final
 
 import msgspec
+from mypy_extensions import mypyc_attr
 
 from engine import events as ev
-from engine.book import OrderBook, RestingOrder
+from engine.book import BookSide, OrderBook, RestingOrder
 from engine.config import EngineConfig
-from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES, Event
+from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES, Event, EventKind, Side
 from engine.snapshot import BookState, MatcherState, book_from_state, book_state
 from engine.validation import limit_ticks, signed_lots
 from orderbook_platform.contracts import BookDepth, BookLevel, Order, OrderEvent, Price, Trade
 
 # A market order crosses every level: any level key is >= this.
-_MARKET_LIMIT_KEY = -(2**63)
-SNAPSHOT_VERSION = 1
+_MARKET_LIMIT_KEY: Final = -(2**63)
+# Drop a level's queue entries in front of `head` once they are this many and the majority.
+_DEAD_FRONT: Final = 32
+SNAPSHOT_VERSION: Final = 1
 
 _encode = msgspec.json.Encoder().encode
 _decode_matcher = msgspec.json.Decoder(MatcherState).decode
 _decode_book = msgspec.json.Decoder(BookState).decode
 
 
+@mypyc_attr(acyclic=True)
 class Matcher:
     """Order books for many symbols, fed one order at a time.
 
@@ -73,12 +78,11 @@ class Matcher:
 
     def process(self, order: Order) -> list[Event]:
         """Apply one order and return its events, in publication order."""
-        symbol = order.symbol
+        symbol: object = order.symbol
         if symbol is None:
             symbol = self._default_symbol
-        try:
-            book = self._books[symbol]
-        except (KeyError, TypeError):
+        book = self._books.get(symbol) if type(symbol) is str else None
+        if book is None:
             book = self._open_book(symbol)
             if book is None:
                 return [_reject_without_book(order, symbol)]
@@ -96,34 +100,43 @@ class Matcher:
     # ------------------------------------------------------------------ new orders
 
     def _submit(self, book: OrderBook, order: Order, is_limit: bool) -> list[Event]:
-        tif = order.time_in_force
+        tif: object = order.time_in_force
         if tif is None:
             tif = "GTC"
         elif tif != "GTC" and tif != "IOC" and tif != "FOK":
             return self._reject(book, order, ev.UNKNOWN_TIME_IN_FORCE)
-        quantity = order.quantity
-        if type(quantity) is not int or not quantity:
-            quantity = signed_lots(quantity)
-            if type(quantity) is str:
-                return self._reject(book, order, quantity)
+        raw_quantity: object = order.quantity
+        if type(raw_quantity) is int and raw_quantity:
+            quantity: int = raw_quantity
+        else:
+            lots = signed_lots(raw_quantity)
+            if isinstance(lots, str):
+                return self._reject(book, order, lots)
+            quantity = lots
+        ticks = 0
+        price_out: float | None = None
         if is_limit:
-            price = order.price
+            price: object = order.price
             # The memo holds only prices already validated as on tick.
             known = book.tick.tick_memo.get(price) if type(price) is float else None
             if known is None:
-                ticks = limit_ticks(book.tick, price)
-                if type(ticks) is str:
-                    return self._reject(book, order, ticks)
+                checked = limit_ticks(book.tick, price)
+                if isinstance(checked, str):
+                    return self._reject(book, order, checked)
+                ticks = checked
                 price_out = book.tick.to_price(ticks)
             else:
                 ticks, price_out = known
-        elif order.post_only:
+        post_only: bool = order.post_only
+        if post_only and not is_limit:
             return self._reject(book, order, ev.POST_ONLY_MARKET)
-        order_id = order.order_id
-        if type(order_id) is not str or not order_id:
+        raw_id: object = order.order_id
+        if type(raw_id) is not str or not raw_id:
             return self._reject(book, order, ev.INVALID_ORDER_ID)
+        order_id: str = raw_id
         if book.is_duplicate(order_id):
             return self._reject(book, order, ev.DUPLICATE_ORDER_ID)
+        side_name: Side
         if quantity > 0:
             is_buy = True
             opposite = book.asks
@@ -133,19 +146,17 @@ class Matcher:
             quantity = -quantity
             opposite = book.bids
             side_name = "Sell"
-        if is_limit:
-            limit_key = opposite.sign * ticks
-        else:
-            limit_key = _MARKET_LIMIT_KEY
-            price_out = None
+        limit_key = opposite.sign * ticks if is_limit else _MARKET_LIMIT_KEY
         opposite_keys = opposite.keys
         crosses = bool(opposite_keys) and opposite_keys[-1] >= limit_key
-        if crosses and order.post_only:
+        if crosses and post_only:
             return self._reject(book, order, ev.POST_ONLY_WOULD_CROSS)
 
         book.accept_id(order_id)
         symbol = book.symbol
-        time = order.time
+        # Any: passed through to the messages as is (compiled, an int would be unboxed
+        # and then boxed again for every message).
+        time: Any = order.time
         trader_id = order.trader_id
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
@@ -158,7 +169,7 @@ class Matcher:
                     None,
                     symbol,
                     trader_id,
-                    order.order_type,
+                    "limit" if is_limit else "market",
                     side_name,
                     price_out,
                     quantity,
@@ -204,7 +215,7 @@ class Matcher:
                     remaining,
                     quantity - remaining,
                     taker_fills,
-                    order.post_only,
+                    post_only,
                 )
             )
         if book.bids.dirty or book.asks.dirty:
@@ -216,7 +227,7 @@ class Matcher:
         book: OrderBook,
         events: list[Event],
         order: Order,
-        side_name: str,
+        side_name: Side,
         price_out: float | None,
         quantity: int,
         filled: int,
@@ -247,7 +258,9 @@ class Matcher:
             )
         )
 
-    def _can_fill(self, opposite, limit_key: int, quantity: int, trader_id: str | None) -> bool:
+    def _can_fill(
+        self, opposite: BookSide, limit_key: int, quantity: int, trader_id: str | None
+    ) -> bool:
         """Whether `quantity` can fill now against `opposite` up to `limit_key` (for FOK).
 
         Orders that self-trade prevention would cancel do not count as liquidity.
@@ -270,7 +283,7 @@ class Matcher:
     def _take(
         self,
         book: OrderBook,
-        opposite,
+        opposite: BookSide,
         events: list[Event],
         order_id: str,
         trader_id: str | None,
@@ -278,7 +291,7 @@ class Matcher:
         limit_key: int,
         remaining: int,
         taker_fills: int,
-        time: int,
+        time: Any,
     ) -> tuple[int, int]:
         """Match an incoming order against `opposite` while it crosses.
 
@@ -286,8 +299,8 @@ class Matcher:
         are `<order_id>-<n>`, n counting the taker's fills from 1).
         """
         symbol = book.symbol
-        action = "Buy" if is_buy else "Sell"
-        maker_side = "Sell" if is_buy else "Buy"
+        action: Side = "Buy" if is_buy else "Sell"
+        maker_side: Side = "Sell" if is_buy else "Buy"
         prevent_self_trade = self._stp and trader_id is not None
         keys = opposite.keys
         levels = opposite.levels
@@ -299,15 +312,16 @@ class Matcher:
                 break
             level = levels[key]
             queue = level.orders
+            head = level.head
             price_out = level.price_out
             while remaining:
-                maker = queue[0]
+                maker = queue[head]
                 if not maker.live:
-                    queue.popleft()
+                    head += 1
                     continue
                 maker_remaining = maker.remaining
                 if prevent_self_trade and maker.trader_id == trader_id:
-                    queue.popleft()
+                    head += 1
                     maker.live = False
                     del resting[maker.order_id]
                     level.quantity -= maker_remaining
@@ -368,7 +382,7 @@ class Matcher:
                     continue
                 maker.remaining = 0
                 maker.live = False
-                queue.popleft()
+                head += 1
                 level.count -= 1
                 del resting[maker.order_id]
                 sequence += 1
@@ -396,6 +410,10 @@ class Matcher:
                 if not level.count:
                     break
             if level.count:
+                if head > _DEAD_FRONT and 2 * head > len(queue):
+                    del queue[:head]
+                    head = 0
+                level.head = head
                 opposite.top[0] = BookLevel(price_out, level.quantity, level.count)
             else:
                 opposite.remove_level(key)
@@ -406,9 +424,10 @@ class Matcher:
     # ------------------------------------------------------------------ cancel / modify
 
     def _find_resting(self, book: OrderBook, order: Order) -> RestingOrder | str:
-        resting = book.orders.get(order.order_id)
+        order_id: object = order.order_id
+        resting = book.orders.get(order_id) if type(order_id) is str else None
         if resting is None:
-            return ev.ORDER_NOT_RESTING if order.order_id in book.recent_set else ev.UNKNOWN_ORDER
+            return ev.ORDER_NOT_RESTING if order_id in book.recent_set else ev.UNKNOWN_ORDER
         trader_id = order.trader_id
         if (
             trader_id is not None
@@ -419,14 +438,16 @@ class Matcher:
         return resting
 
     def _cancel(self, book: OrderBook, order: Order) -> list[Event]:
-        resting = book.orders.get(order.order_id)
+        order_id: object = order.order_id
+        resting = book.orders.get(order_id) if type(order_id) is str else None
         if resting is None or order.trader_id is not None:
-            resting = self._find_resting(book, order)
-            if type(resting) is str:
-                return self._reject(book, order, resting)
+            found = self._find_resting(book, order)
+            if isinstance(found, str):
+                return self._reject(book, order, found)
+            resting = found
         price_out = book.remove(resting)
         symbol = book.symbol
-        time = order.time
+        time: Any = order.time
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
             (
@@ -463,26 +484,29 @@ class Matcher:
         count) before its remainder rests at the back of the new level. A post-only
         order whose new price would cross is rejected and stays as it was.
         """
-        resting = self._find_resting(book, order)
-        if type(resting) is str:
-            return self._reject(book, order, resting)
-        price, quantity = order.price, order.quantity
-        if price is None and quantity is None:
+        found = self._find_resting(book, order)
+        if isinstance(found, str):
+            return self._reject(book, order, found)
+        resting = found
+        price: object = order.price
+        raw_quantity: object = order.quantity
+        if price is None and raw_quantity is None:
             return self._reject(book, order, ev.NOTHING_TO_MODIFY)
         ticks = resting.price
         if price is not None:
-            ticks = limit_ticks(book.tick, price)
-            if type(ticks) is str:
-                return self._reject(book, order, ticks)
+            checked = limit_ticks(book.tick, price)
+            if isinstance(checked, str):
+                return self._reject(book, order, checked)
+            ticks = checked
         remaining = resting.remaining
-        if quantity is not None:
-            quantity = signed_lots(quantity)
-            if type(quantity) is str:
+        if raw_quantity is not None:
+            quantity = signed_lots(raw_quantity)
+            if isinstance(quantity, str):
                 return self._reject(book, order, quantity)
             if (quantity > 0) != resting.is_buy:
                 return self._reject(book, order, ev.SIDE_CHANGE)
             remaining = abs(quantity)
-        time = order.time
+        time: Any = order.time
         events: list[Event] = []
 
         if ticks == resting.price:
@@ -538,7 +562,7 @@ class Matcher:
         resting: RestingOrder,
         ticks: int,
         remaining: int,
-        time: int,
+        time: Any,
     ) -> None:
         book.sequence = sequence = book.sequence + 1
         events.append(
@@ -568,9 +592,9 @@ class Matcher:
         book: OrderBook,
         events: list[Event],
         resting: RestingOrder,
-        kind: str,
+        kind: EventKind,
         reason: str | None,
-        time: int,
+        time: Any,
     ) -> None:
         """An event about a (formerly) resting order, as it stands now."""
         book.sequence = sequence = book.sequence + 1
@@ -618,7 +642,7 @@ class Matcher:
             )
         ]
 
-    def _publish(self, book: OrderBook, events: list[Event], time: int) -> None:
+    def _publish(self, book: OrderBook, events: list[Event], time: Any) -> None:
         """Emit L1 and L2 messages for what this input changed at the top of the book."""
         symbol = book.symbol
         bids, asks = book.bids, book.asks
@@ -632,18 +656,21 @@ class Matcher:
             book.last_bid = bid
             book.last_ask = ask
             book.sequence = sequence = book.sequence + 1
+            # The best levels themselves (native attributes) rather than their entries.
+            best_bid = bids.levels[bids.keys[-1]] if bids.keys else None
+            best_ask = asks.levels[asks.keys[-1]] if asks.keys else None
             events.append(
                 (
                     PRICES,
                     symbol,
                     Price(
                         None
-                        if bid is None or ask is None
-                        else book.tick.mid_price(bids.keys[-1], -asks.keys[-1]),
-                        None if bid is None else bid.price,
-                        None if ask is None else ask.price,
-                        None if bid is None else bid.quantity,
-                        None if ask is None else ask.quantity,
+                        if best_bid is None or best_ask is None
+                        else book.tick.mid_price(best_bid.price, best_ask.price),
+                        None if best_bid is None else best_bid.price_out,
+                        None if best_ask is None else best_ask.price_out,
+                        None if best_bid is None else best_bid.quantity,
+                        None if best_ask is None else best_ask.quantity,
                         symbol,
                         time,
                         sequence,
@@ -660,13 +687,13 @@ class Matcher:
     # ------------------------------------------------------------------ books and state
 
     def _open_book(self, symbol: object) -> OrderBook | None:
-        if type(symbol) is not str or not symbol or not self._config.allows(symbol):
-            return None
         config = self._config
-        book = self._books[symbol] = OrderBook(
-            symbol, config.tick_for(symbol), self._depth, config.duplicate_id_window
-        )
-        return book
+        if type(symbol) is str and symbol and config.allows(symbol):
+            book = self._books[symbol] = OrderBook(
+                symbol, config.tick_for(symbol), self._depth, config.duplicate_id_window
+            )
+            return book
+        return None
 
     def book(self, symbol: str) -> OrderBook | None:
         """The live book of `symbol` (read-only use: tests, metrics), or None."""

@@ -71,7 +71,7 @@ def book_state(book: OrderBook) -> BookState:
         sequence=book.sequence,
         bids=[_level_state(level) for level in book.bids.best_first()],
         asks=[_level_state(level) for level in book.asks.best_first()],
-        seen_ids=list(book.recent_ids),
+        seen_ids=book.window_ids(),
     )
 
 
@@ -89,9 +89,7 @@ def book_from_state(state: BookState, config: EngineConfig) -> OrderBook:
     book = OrderBook(symbol, tick, config.depth, config.duplicate_id_window)
     book.sequence = state.sequence
     # A smaller configured window keeps the newest ids; a larger one starts part empty.
-    window = state.seen_ids[-book.id_window :] if book.id_window else []
-    book.recent_ids.extend(window)
-    book.recent_set.update(window)
+    book.load_window(state.seen_ids)
     if len(book.recent_set) != len(book.recent_ids):
         raise ValueError(f"snapshot of {symbol!r} repeats an id in its duplicate-id window")
     for is_buy, levels in ((True, state.bids), (False, state.asks)):

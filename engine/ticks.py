@@ -23,17 +23,21 @@ An off-tick price is rejected, never rounded.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
-ABSOLUTE_TOLERANCE = 1e-9
-RELATIVE_TOLERANCE = 1e-14
+from mypy_extensions import mypyc_attr
+
+ABSOLUTE_TOLERANCE: Final = 1e-9
+RELATIVE_TOLERANCE: Final = 1e-14
 # Above this many ticks the relative tolerance would exceed 0.01 tick.
-MAX_PRICE_TICKS = 10**12
+MAX_PRICE_TICKS: Final = 10**12
 
 
 # Memo sizes: a book touches few distinct prices, but a hostile stream could send many.
-_MEMO_LIMIT = 1 << 16
+_MEMO_LIMIT: Final = 1 << 16
 
 
+@mypyc_attr(acyclic=True)
 class TickSize:
     """One instrument's tick size, with exact ticks -> price conversion.
 

@@ -119,7 +119,7 @@ def test_the_duplicate_id_window_keeps_the_last_accepted_ids_and_every_resting_o
     book.rest(old)
     for order_id in ("a", "b", "c", "d"):
         book.accept_id(order_id)
-    assert list(book.recent_ids) == ["b", "c", "d"]
+    assert book.window_ids() == ["b", "c", "d"]
     assert book.recent_set == {"b", "c", "d"}
     assert [book.is_duplicate(i) for i in ("a", "b", "d", "old")] == [False, True, True, True]
     book.remove(old)

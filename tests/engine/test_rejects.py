@@ -59,7 +59,7 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
     matcher = Matcher()
     run(matcher, SETUP)
     before = book_picture(matcher)
-    seen_before = list(matcher.book("XYZ").recent_ids)
+    seen_before = matcher.book("XYZ").window_ids()
 
     events = matcher.process(order)
 
@@ -71,7 +71,7 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
     assert message.order_id == order.order_id
     assert message.order_type == order.order_type
     assert book_picture(matcher) == before
-    assert list(matcher.book("XYZ").recent_ids) == seen_before
+    assert matcher.book("XYZ").window_ids() == seen_before
 
 
 def test_every_reject_reason_in_the_catalogue_is_exercised_here() -> None:

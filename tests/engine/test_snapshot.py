@@ -197,7 +197,7 @@ def test_restore_anywhere_while_the_window_evicts_gives_the_same_bytes(seed: int
     orders = reusing_stream(seed, 400)
     straight = Matcher(config)
     expected = encoded(run(straight, orders))
-    assert all(len(straight.book(s).recent_ids) == WINDOW for s in ("AAA", "BBB"))
+    assert all(len(straight.book(s).window_ids()) == WINDOW for s in ("AAA", "BBB"))
     for cut in range(0, len(orders) + 1, 23):
         first = Matcher(config)
         head = encoded(run(first, orders[:cut]))
@@ -225,7 +225,7 @@ def test_a_smaller_configured_window_keeps_the_newest_ids_on_restore() -> None:
     matcher = Matcher(EngineConfig(duplicate_id_window=5))
     run(matcher, [limit(f"o{i}", 90.0 + i, 1) for i in range(5)])
     restored = Matcher.restore(matcher.snapshot(), EngineConfig(duplicate_id_window=2))
-    assert list(restored.book("XYZ").recent_ids) == ["o3", "o4"]
+    assert restored.book("XYZ").window_ids() == ["o3", "o4"]
     # Every order still rests, so none of the ids may be reused anyway.
     for i in range(5):
         assert restored.process(limit(f"o{i}", 50.0, 1))[0][2].reason == "duplicate_order_id"
@@ -239,7 +239,7 @@ def test_a_record_of_the_unbounded_format_still_loads() -> None:
     )
     matcher = Matcher(EngineConfig(duplicate_id_window=2))
     matcher.load_symbol(record)
-    assert list(matcher.book("XYZ").recent_ids) == ["b", "c"]
+    assert matcher.book("XYZ").window_ids() == ["b", "c"]
     assert matcher.process(limit("a", 80.0, 1))[0][2].event == "accepted"
     assert matcher.process(limit("c", 80.0, 1))[0][2].reason == "duplicate_order_id"
 
