@@ -36,6 +36,9 @@ from mypy_extensions import mypyc_attr
 from engine.ticks import TickSize
 from orderbook_platform.contracts import BookLevel
 
+# Compiled, a Final name is a C static instead of a lookup in the module's globals.
+_BookLevel: Final = BookLevel
+
 BID_SIGN: Final = 1
 ASK_SIGN: Final = -1
 # How many accepted ids per symbol the duplicate check remembers (EngineConfig.id_window).
@@ -122,7 +125,7 @@ class PriceLevel:
         self.count = count
 
     def entry(self) -> BookLevel:
-        return BookLevel(self.price_out, self.quantity, self.count)
+        return _BookLevel(self.price_out, self.quantity, self.count)
 
     def live_orders(self) -> list[RestingOrder]:
         return [order for order in self.orders[self.head :] if order.live]
@@ -140,10 +143,12 @@ class BookSide:
     in place whenever one of those levels changes (O(watch) C-level list work, no
     Python loop over the depth). `dirty` is set by every such change; the matcher
     publishes and clears it at the end of each input, so "dirty" means exactly "the
-    top `watch` levels changed during this input".
+    top `watch` levels changed during this input". `published` is the copy of `top`
+    in the last L2 message: a side that did not change is published again as that very
+    list, instead of a fresh copy of the same entries.
     """
 
-    __slots__ = ("dirty", "keys", "levels", "sign", "top", "watch")
+    __slots__ = ("dirty", "keys", "levels", "published", "sign", "top", "watch")
 
     def __init__(self, sign: int, watch: int) -> None:
         self.sign = sign
@@ -151,6 +156,7 @@ class BookSide:
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
         self.top: list[BookLevel] = []
+        self.published: list[BookLevel] = []
         self.dirty = False
 
     def _rank(self, key: int) -> int:
@@ -166,7 +172,7 @@ class BookSide:
             rank = self._rank(key)
             if rank >= self.watch:
                 return
-        self.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
+        self.top[rank] = _BookLevel(level.price_out, level.quantity, level.count)
         self.dirty = True
 
     def add_level(self, key: int, level: PriceLevel) -> None:
@@ -181,7 +187,7 @@ class BookSide:
             if rank >= self.watch:
                 return
         top = self.top
-        top.insert(rank, BookLevel(level.price_out, level.quantity, level.count))
+        top.insert(rank, _BookLevel(level.price_out, level.quantity, level.count))
         if len(top) > self.watch:
             top.pop()
         self.dirty = True
@@ -318,12 +324,12 @@ class OrderBook:
             # level_changed(), inlined: this is the commonest path of all.
             keys = side.keys
             if key == keys[-1]:
-                side.top[0] = BookLevel(level.price_out, level.quantity, level.count)
+                side.top[0] = _BookLevel(level.price_out, level.quantity, level.count)
                 side.dirty = True
             else:
                 rank = len(keys) - 1 - bisect_left(keys, key)
                 if rank < side.watch:
-                    side.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
+                    side.top[rank] = _BookLevel(level.price_out, level.quantity, level.count)
                     side.dirty = True
         self.orders[order.order_id] = order
 
@@ -345,12 +351,12 @@ class OrderBook:
         # level_changed(), inlined: cancels are a third of all traffic.
         keys = side.keys
         if key == keys[-1]:
-            side.top[0] = BookLevel(level.price_out, level.quantity, level.count)
+            side.top[0] = _BookLevel(level.price_out, level.quantity, level.count)
             side.dirty = True
         else:
             rank = len(keys) - 1 - bisect_left(keys, key)
             if rank < side.watch:
-                side.top[rank] = BookLevel(level.price_out, level.quantity, level.count)
+                side.top[rank] = _BookLevel(level.price_out, level.quantity, level.count)
                 side.dirty = True
         if len(level.orders) - level.head > 2 * level.count + _DEAD_SLACK:
             level.compact()

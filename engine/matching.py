@@ -33,6 +33,7 @@ import hashlib
 from typing import Any, Final
 
 import msgspec
+from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr
 
 from engine import events as ev
@@ -45,9 +46,30 @@ from orderbook_platform.contracts import BookDepth, BookLevel, Order, OrderEvent
 
 # A market order crosses every level: any level key is >= this.
 _MARKET_LIMIT_KEY: Final = -(2**63)
+# Positions in `astuple(order)`: the Order Struct's fields in declaration order. The hot
+# paths read an order's fields from that one tuple, built by a single C call; compiled,
+# each `order.<field>` would be a generic attribute lookup.
+_ID: Final = 0
+_TYPE: Final = 1
+_PRICE: Final = 2
+_QUANTITY: Final = 3
+_TIME: Final = 4
+_SYMBOL: Final = 5
+_TRADER: Final = 6
+_TIF: Final = 7
+_POST_ONLY: Final = 8
 # Drop a level's queue entries in front of `head` once they are this many and the majority.
 _DEAD_FRONT: Final = 32
 SNAPSHOT_VERSION: Final = 1
+
+# Final aliases: compiled, a Final name is a C static; a plain imported name is a dict
+# lookup in the module's globals at every use.
+_OrderEvent: Final = OrderEvent
+_Trade: Final = Trade
+_Price: Final = Price
+_BookDepth: Final = BookDepth
+_BookLevel: Final = BookLevel
+_astuple: Final = astuple
 
 _encode = msgspec.json.Encoder().encode
 _decode_matcher = msgspec.json.Decoder(MatcherState).decode
@@ -78,7 +100,8 @@ class Matcher:
 
     def process(self, order: Order) -> list[Event]:
         """Apply one order and return its events, in publication order."""
-        symbol: object = order.symbol
+        fields: tuple[Any, ...] = _astuple(order)
+        symbol: object = fields[_SYMBOL]
         if symbol is None:
             symbol = self._default_symbol
         book = self._books.get(symbol) if type(symbol) is str else None
@@ -86,26 +109,34 @@ class Matcher:
             book = self._open_book(symbol)
             if book is None:
                 return [_reject_without_book(order, symbol)]
-        kind = order.order_type
-        if kind == "limit":
-            return self._submit(book, order, True)
-        if kind == "market":
-            return self._submit(book, order, False)
-        if kind == "cancel":
-            return self._cancel(book, order)
-        if kind == "modify":
-            return self._modify(book, order)
+        kind: object = fields[_TYPE]
+        if isinstance(kind, str):  # then compiled comparisons are str ones
+            if kind == "limit":
+                return self._submit(book, order, fields, True)
+            if kind == "market":
+                return self._submit(book, order, fields, False)
+            if kind == "cancel":
+                return self._cancel(book, order, fields)
+            if kind == "modify":
+                return self._modify(book, order)
         return self._reject(book, order, ev.UNKNOWN_ORDER_TYPE)
 
     # ------------------------------------------------------------------ new orders
 
-    def _submit(self, book: OrderBook, order: Order, is_limit: bool) -> list[Event]:
-        tif: object = order.time_in_force
-        if tif is None:
+    def _submit(
+        self, book: OrderBook, order: Order, fields: tuple[Any, ...], is_limit: bool
+    ) -> list[Event]:
+        raw_tif: object = fields[_TIF]
+        tif: str
+        if raw_tif is None:
             tif = "GTC"
-        elif tif != "GTC" and tif != "IOC" and tif != "FOK":
+        elif isinstance(raw_tif, str) and (
+            raw_tif == "GTC" or raw_tif == "IOC" or raw_tif == "FOK"
+        ):
+            tif = raw_tif
+        else:
             return self._reject(book, order, ev.UNKNOWN_TIME_IN_FORCE)
-        raw_quantity: object = order.quantity
+        raw_quantity: object = fields[_QUANTITY]
         if type(raw_quantity) is int and raw_quantity:
             quantity: int = raw_quantity
         else:
@@ -116,7 +147,7 @@ class Matcher:
         ticks = 0
         price_out: float | None = None
         if is_limit:
-            price: object = order.price
+            price: object = fields[_PRICE]
             # The memo holds only prices already validated as on tick.
             known = book.tick.tick_memo.get(price) if type(price) is float else None
             if known is None:
@@ -127,10 +158,10 @@ class Matcher:
                 price_out = book.tick.to_price(ticks)
             else:
                 ticks, price_out = known
-        post_only: bool = order.post_only
+        post_only: bool = fields[_POST_ONLY]
         if post_only and not is_limit:
             return self._reject(book, order, ev.POST_ONLY_MARKET)
-        raw_id: object = order.order_id
+        raw_id: object = fields[_ID]
         if type(raw_id) is not str or not raw_id:
             return self._reject(book, order, ev.INVALID_ORDER_ID)
         order_id: str = raw_id
@@ -156,14 +187,14 @@ class Matcher:
         symbol = book.symbol
         # Any: passed through to the messages as is (compiled, an int would be unboxed
         # and then boxed again for every message).
-        time: Any = order.time
-        trader_id = order.trader_id
+        time: Any = fields[_TIME]
+        trader_id: str | None = fields[_TRADER]
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
             (
                 ORDER_EVENTS,
                 symbol,
-                OrderEvent(
+                _OrderEvent(
                     order_id,
                     "accepted",
                     None,
@@ -186,7 +217,7 @@ class Matcher:
             crosses and self._can_fill(opposite, limit_key, quantity, trader_id)
         ):
             self._finish(
-                book, events, order, side_name, price_out, quantity, 0, quantity, ev.FILL_OR_KILL
+                book, events, fields, side_name, price_out, quantity, 0, quantity, ev.FILL_OR_KILL
             )
             return events
         if crosses:
@@ -194,15 +225,15 @@ class Matcher:
                 book, opposite, events, order_id, trader_id, is_buy, limit_key, remaining, 0, time
             )
         if remaining == 0:
-            self._finish(book, events, order, side_name, price_out, quantity, quantity, 0, None)
+            self._finish(book, events, fields, side_name, price_out, quantity, quantity, 0, None)
         elif not is_limit:
             self._finish(
-                book, events, order, side_name, price_out, quantity, quantity - remaining,
+                book, events, fields, side_name, price_out, quantity, quantity - remaining,
                 remaining, ev.MARKET_REMAINDER,
             )  # fmt: skip
         elif tif != "GTC":
             self._finish(
-                book, events, order, side_name, price_out, quantity, quantity - remaining,
+                book, events, fields, side_name, price_out, quantity, quantity - remaining,
                 remaining, ev.IMMEDIATE_OR_CANCEL,
             )  # fmt: skip
         else:
@@ -226,7 +257,7 @@ class Matcher:
         self,
         book: OrderBook,
         events: list[Event],
-        order: Order,
+        fields: tuple[Any, ...],
         side_name: Side,
         price_out: float | None,
         quantity: int,
@@ -240,19 +271,19 @@ class Matcher:
             (
                 ORDER_EVENTS,
                 book.symbol,
-                OrderEvent(
-                    order.order_id,
+                _OrderEvent(
+                    fields[_ID],
                     "filled" if expire_reason is None else "expired",
                     expire_reason,
                     book.symbol,
-                    order.trader_id,
-                    order.order_type,
+                    fields[_TRADER],
+                    fields[_TYPE],
                     side_name,
                     price_out,
                     quantity,
                     filled,
                     remaining,
-                    order.time,
+                    fields[_TIME],
                     sequence,
                 ),
             )
@@ -331,7 +362,7 @@ class Matcher:
                         (
                             ORDER_EVENTS,
                             symbol,
-                            OrderEvent(
+                            _OrderEvent(
                                 maker.order_id,
                                 "cancelled",
                                 ev.SELF_TRADE_PREVENTION,
@@ -359,7 +390,7 @@ class Matcher:
                     (
                         TRADES,
                         symbol,
-                        Trade(
+                        _Trade(
                             maker.order_id,
                             order_id,
                             fill,
@@ -390,7 +421,7 @@ class Matcher:
                     (
                         ORDER_EVENTS,
                         symbol,
-                        OrderEvent(
+                        _OrderEvent(
                             maker.order_id,
                             "filled",
                             None,
@@ -414,7 +445,7 @@ class Matcher:
                     del queue[:head]
                     head = 0
                 level.head = head
-                opposite.top[0] = BookLevel(price_out, level.quantity, level.count)
+                opposite.top[0] = _BookLevel(price_out, level.quantity, level.count)
             else:
                 opposite.remove_level(key)
         opposite.dirty = True  # it traded or cancelled at least one maker
@@ -437,23 +468,23 @@ class Matcher:
             return ev.TRADER_MISMATCH
         return resting
 
-    def _cancel(self, book: OrderBook, order: Order) -> list[Event]:
-        order_id: object = order.order_id
+    def _cancel(self, book: OrderBook, order: Order, fields: tuple[Any, ...]) -> list[Event]:
+        order_id: object = fields[_ID]
         resting = book.orders.get(order_id) if type(order_id) is str else None
-        if resting is None or order.trader_id is not None:
+        if resting is None or fields[_TRADER] is not None:
             found = self._find_resting(book, order)
             if isinstance(found, str):
                 return self._reject(book, order, found)
             resting = found
         price_out = book.remove(resting)
         symbol = book.symbol
-        time: Any = order.time
+        time: Any = fields[_TIME]
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
             (
                 ORDER_EVENTS,
                 symbol,
-                OrderEvent(
+                _OrderEvent(
                     resting.order_id,
                     "cancelled",
                     ev.CANCEL_REQUEST,
@@ -569,7 +600,7 @@ class Matcher:
             (
                 ORDER_EVENTS,
                 book.symbol,
-                OrderEvent(
+                _OrderEvent(
                     resting.order_id,
                     "modified",
                     None,
@@ -602,7 +633,7 @@ class Matcher:
             (
                 ORDER_EVENTS,
                 book.symbol,
-                OrderEvent(
+                _OrderEvent(
                     resting.order_id,
                     kind,
                     reason,
@@ -629,7 +660,7 @@ class Matcher:
             (
                 ORDER_EVENTS,
                 book.symbol,
-                OrderEvent(
+                _OrderEvent(
                     order.order_id,
                     "rejected",
                     reason,
@@ -663,7 +694,7 @@ class Matcher:
                 (
                     PRICES,
                     symbol,
-                    Price(
+                    _Price(
                         None
                         if best_bid is None or best_ask is None
                         else book.tick.mid_price(best_bid.price, best_ask.price),
@@ -678,9 +709,14 @@ class Matcher:
                 )
             )
         if self._depth:
+            # An unchanged side is the same list as in the previous L2 message.
+            if bids.dirty:
+                bids.published = list(bids.top)
+            if asks.dirty:
+                asks.published = list(asks.top)
             book.sequence = sequence = book.sequence + 1
             events.append(
-                (BOOK, symbol, BookDepth(symbol, list(bids.top), list(asks.top), time, sequence))
+                (BOOK, symbol, _BookDepth(symbol, bids.published, asks.published, time, sequence))
             )
         bids.dirty = asks.dirty = False
 
@@ -770,7 +806,7 @@ def _reject_without_book(order: Order, symbol: object) -> Event:
     return (
         ORDER_EVENTS,
         key,
-        OrderEvent(
+        _OrderEvent(
             order.order_id,
             "rejected",
             reason,

@@ -117,6 +117,7 @@ def book_from_state(state: BookState, config: EngineConfig) -> OrderBook:
     # What was last published equals the book itself after any process() call.
     for side in (book.bids, book.asks):
         side.dirty = False
+        side.published = list(side.top)
     book.last_bid = book.bids.top[0] if book.bids.top else None
     book.last_ask = book.asks.top[0] if book.asks.top else None
     return book
