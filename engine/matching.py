@@ -83,7 +83,15 @@ class Matcher:
     `process()` never raises for a decoded `Order`; business outcomes are events.
     """
 
-    __slots__ = ("_books", "_config", "_default_symbol", "_depth", "_stp")
+    __slots__ = (
+        "_books",
+        "_config",
+        "_default_symbol",
+        "_depth",
+        "_last_book",
+        "_last_symbol",
+        "_stp",
+    )
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self._config = config = config or EngineConfig()
@@ -91,6 +99,11 @@ class Matcher:
         self._depth = config.depth
         self._stp = config.self_trade_prevention
         self._books: dict[str, OrderBook] = {}
+        # The book of the previous input: consecutive orders mostly name the same
+        # symbol, and a string comparison is cheaper than hashing a freshly decoded
+        # string for the dict. Reset whenever a book is replaced or dropped.
+        self._last_symbol = ""
+        self._last_book: OrderBook | None = None
 
     @property
     def config(self) -> EngineConfig:
@@ -104,7 +117,15 @@ class Matcher:
         symbol: object = fields[_SYMBOL]
         if symbol is None:
             symbol = self._default_symbol
-        book = self._books.get(symbol) if type(symbol) is str else None
+        book: OrderBook | None = None
+        if isinstance(symbol, str):
+            if symbol == self._last_symbol:
+                book = self._last_book
+            else:
+                book = self._books.get(symbol)
+                if book is not None:
+                    self._last_symbol = symbol
+                    self._last_book = book
         if book is None:
             book = self._open_book(symbol)
             if book is None:
@@ -731,6 +752,10 @@ class Matcher:
             return book
         return None
 
+    def _forget_last_book(self) -> None:
+        self._last_symbol = ""
+        self._last_book = None
+
     def book(self, symbol: str) -> OrderBook | None:
         """The live book of `symbol` (read-only use: tests, metrics), or None."""
         return self._books.get(symbol)
@@ -758,6 +783,7 @@ class Matcher:
         """Install one symbol's book from `snapshot_symbol()` bytes, replacing any; returns it."""
         book = book_from_state(_decode_book(data), self._config)
         self._books[book.symbol] = book
+        self._forget_last_book()
         return book.symbol
 
     def evict_symbol(self, symbol: str) -> bytes | None:
@@ -766,6 +792,7 @@ class Matcher:
             return None
         data = self.snapshot_symbol(symbol)
         del self._books[symbol]
+        self._forget_last_book()
         return data
 
     @classmethod

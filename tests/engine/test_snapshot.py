@@ -251,3 +251,28 @@ def test_restore_refuses_a_window_that_repeats_an_id() -> None:
     )
     with pytest.raises(ValueError, match="repeats an id"):
         Matcher().load_symbol(record)
+
+
+def test_the_next_order_acts_on_a_book_loaded_or_evicted_in_its_place() -> None:
+    # The matcher remembers the book of the previous input; loading or evicting a
+    # symbol must not leave the next order on the replaced book.
+    matcher = Matcher()
+    run(matcher, [limit("a", 100.0, 5)])
+    saved = matcher.snapshot_symbol("XYZ")
+    run(matcher, [limit("b", 99.0, 5)])
+
+    matcher.load_symbol(saved)
+    assert matcher.process(cancel("b"))[0][2].reason == "unknown_order"
+    assert matcher.process(cancel("a"))[0][2].event == "cancelled"
+
+    run(matcher, [limit("c", 98.0, 5)])
+    matcher.evict_symbol("XYZ")
+    events = matcher.process(limit("d", 97.0, 5))
+    assert events[0][2].event == "accepted"
+    assert book_picture(matcher) == book_picture(run_fresh([limit("d", 97.0, 5)]))
+
+
+def run_fresh(orders: list[Order]) -> Matcher:
+    matcher = Matcher()
+    run(matcher, orders)
+    return matcher
