@@ -168,13 +168,16 @@ class BookSide:
         """
         keys = self.keys
         last = len(keys) - 1
-        stop = min(self.watch, last + 1)
+        watch = self.watch
+        if last >= watch and key < keys[last - watch + 1]:
+            return watch  # below the lowest watched key
+        stop = min(watch, last + 1)
         rank = 0
         while rank < stop:
             if keys[last - rank] == key:
                 return rank
             rank += 1
-        return self.watch
+        return watch
 
     def level_changed(self, key: int, level: PriceLevel) -> None:
         """Record that the quantity or count of the (still present) level at `key` changed."""

@@ -6,6 +6,10 @@ consumer written against the seed formats keeps working.
 
 Prices are JSON decimals (numbers) on the wire and integer ticks inside the engine.
 Quantities are integer lots; on `orders` the sign carries the side (positive buys).
+
+The message Structs are `gc=False`: they hold only scalars (and BookDepth lists of
+BookLevels), so they can never be part of a reference cycle, and the engine creates
+several per order; untracked, they cost the garbage collector nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ Nanos = Annotated[int, Meta(description="Epoch nanoseconds, UTC.")]
 OrderId = Annotated[str, Meta(description="Unique order identifier (a UUID for new orders).")]
 
 
-class Order(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
+class Order(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False, gc=False):
     """An instruction on the `orders` topic, keyed by symbol.
 
     `order_type` is kept a plain string on purpose: an unknown type must reach the
@@ -78,7 +82,7 @@ class Order(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     ] = False
 
 
-class Trade(msgspec.Struct, omit_defaults=True):
+class Trade(msgspec.Struct, omit_defaults=True, gc=False):
     """A fill on the `trades` topic.
 
     `status` is the taker's (right order's) state after this fill: "filled" when its
@@ -104,7 +108,7 @@ class Trade(msgspec.Struct, omit_defaults=True):
     taker_trader_id: str | None = None
 
 
-class Price(msgspec.Struct, omit_defaults=True):
+class Price(msgspec.Struct, omit_defaults=True, gc=False):
     """Level 1 on the `prices` topic, published whenever the top of book changes.
 
     `mid_price` is null while either side of the book is empty.
@@ -120,7 +124,7 @@ class Price(msgspec.Struct, omit_defaults=True):
     sequence: int | None = None
 
 
-class BookLevel(msgspec.Struct):
+class BookLevel(msgspec.Struct, gc=False):
     """One price level of an L2 snapshot."""
 
     price: float
@@ -128,7 +132,7 @@ class BookLevel(msgspec.Struct):
     orders: Annotated[int, Meta(gt=0, description="Number of resting orders at this price.")]
 
 
-class BookDepth(msgspec.Struct, omit_defaults=True):
+class BookDepth(msgspec.Struct, omit_defaults=True, gc=False):
     """Level 2 on the `book` topic: the top N levels per side, best first."""
 
     symbol: str
@@ -138,7 +142,7 @@ class BookDepth(msgspec.Struct, omit_defaults=True):
     sequence: int | None = None
 
 
-class OrderEvent(msgspec.Struct, omit_defaults=True):
+class OrderEvent(msgspec.Struct, omit_defaults=True, gc=False):
     """An order's life cycle on the `order_events` topic."""
 
     order_id: str
