@@ -600,7 +600,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
     parser.add_argument("--warmup", type=float, default=30.0,
                         help="seconds of unmeasured paced load before the engine's latency runs")  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=2000, help="engine's, for latency")
+    parser.add_argument("--batch-size", type=int, default=10_000,
+                        help="the engine's (its default), for the backlog and latency runs")  # fmt: skip
     parser.add_argument("--sweep", type=lambda s: [int(b) for b in s.split(",") if b],
                         default=[], help="also time the backlog at these batch sizes")  # fmt: skip
     parser.add_argument("--snapshot-every", type=int, default=50_000)

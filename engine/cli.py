@@ -153,7 +153,7 @@ def run_command(
     group: Annotated[str, typer.Option(help="Consumer group of the engine replicas.")] = (
         "orderbook-engine"
     ),
-    batch_size: Annotated[int, typer.Option(help="Most orders per transaction.")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="Most orders per transaction.")] = 10_000,
     snapshot_every: Annotated[
         int, typer.Option(help="Snapshot a partition's books after this many of its orders.")
     ] = 50_000,

@@ -46,7 +46,7 @@ class ServiceConfig:
 
     instance_id: str = "0"
     group: str = DEFAULT_GROUP
-    batch_size: int = 2000
+    batch_size: int = 10_000
     snapshot_every: int = 50_000
     snapshot_seconds: float = 60.0
     metrics_port: int = 9464
