@@ -36,6 +36,7 @@ COMPILED_MODULES = (
     "engine.validation",
     "engine.book",
     "engine.matching",
+    "engine.wire",
 )
 GROUP = "engine.core"  # mypyc's shared library of the group: engine/core__mypyc.<abi>.so
 
