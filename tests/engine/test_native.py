@@ -26,7 +26,7 @@ def test_the_suite_runs_the_compiled_core_unless_pure_is_asked_for() -> None:
         assert native.mode == native.PURE_FORCED
         assert not native.is_compiled()
     else:
-        assert native.mode == native.COMPILED
+        assert native.mode == native.COMPILED, f"core is {native.mode}: run `make core`"
         assert native.is_compiled()
 
 
