@@ -123,10 +123,10 @@ def select() -> str:
 
 
 def is_compiled() -> bool:
-    """Whether the core modules imported in this process are the compiled ones."""
+    """Whether the core modules, as this process imports them, are the compiled ones."""
     flags = []
     for module in COMPILED_MODULES:
-        loaded = sys.modules.get(module)
+        loaded = importlib.import_module(module)  # not every module is imported yet
         filename = getattr(loaded, "__file__", None) or ""
         flags.append(filename.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)))
     return all(flags)
