@@ -56,7 +56,7 @@ class RestingOrder:
     (`<id>-<n>`) if a modify later makes it cross again. `live` turns False when it
     leaves the book (lazy deletion from its level's queue).
 
-    A plain class with typed attributes: compiled (see engine/_compiled.py) it is a C
+    A plain class with typed attributes: compiled (see engine/native.py) it is a C
     struct whose fields the matcher reads without a dictionary lookup.
     """
 
@@ -338,16 +338,7 @@ class OrderBook:
             level.orders.append(order)
             level.quantity += order.remaining
             level.count += 1
-            # level_changed(), inlined: this is the commonest path of all.
-            keys = side.keys
-            if key == keys[-1]:
-                side.top[0] = _BookLevel(level.price_out, level.quantity, level.count)
-                side.dirty = True
-            else:
-                rank = side._rank(key)
-                if rank < side.watch:
-                    side.top[rank] = _BookLevel(level.price_out, level.quantity, level.count)
-                    side.dirty = True
+            side.level_changed(key, level)
         self.orders[order.order_id] = order
 
     def remove(self, order: RestingOrder) -> Any:
@@ -365,16 +356,7 @@ class OrderBook:
         if level.count == 0:
             side.remove_level(key)
             return level.price_out
-        # level_changed(), inlined: cancels are a third of all traffic.
-        keys = side.keys
-        if key == keys[-1]:
-            side.top[0] = _BookLevel(level.price_out, level.quantity, level.count)
-            side.dirty = True
-        else:
-            rank = side._rank(key)
-            if rank < side.watch:
-                side.top[rank] = _BookLevel(level.price_out, level.quantity, level.count)
-                side.dirty = True
+        side.level_changed(key, level)
         if len(level.orders) - level.head > 2 * level.count + _DEAD_SLACK:
             level.compact()
         return level.price_out
