@@ -175,7 +175,7 @@ class EngineService:
                 "client.id": f"{config.transactional_id}-producer",
                 # Snapshot records can be several MB; the topic allows 16 MiB.
                 "message.max.bytes": SNAPSHOT_MAX_BYTES + 64 * 1024,
-                # Under a backlog a batch queues ~12k events while it is matched: a longer
+                # Under a backlog a batch queues ~30k events while it is matched: a longer
                 # linger sends them in fewer, larger produce requests (less broker CPU per
                 # order on a shared machine). commit_transaction flushes and librdkafka's
                 # flush ignores linger.ms, but a small batch's records now go out with the

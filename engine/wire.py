@@ -145,9 +145,7 @@ class DepthEncoder:
 
     def _side(self, levels: list[Any], last: _Side) -> list[msgspec.Raw]:
         """The JSON array of `levels`, reusing what `last` has; `last` becomes it."""
-        if levels is last.levels:
-            return last.raw
-        if _same(levels, last.levels):
+        if _same(levels, last.levels):  # also the very same list
             last.levels = levels
             return last.raw
         previous = last.levels
