@@ -5,8 +5,12 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 ORDERBOOK := $(UV) run --frozen orderbook
 PYTEST_ARGS ?=
+# helm, for the chart's static checks (tests/helm): built from the Go module proxy once.
+HELM_VERSION := v3.22.0
+TOOLS_BIN := $(HOME)/.cache/orderbook-platform/bin
+HELM := $(TOOLS_BIN)/helm
 
-.PHONY: help install uv venv core jars run test test-unit test-integration lint format ui bench stack-down clean
+.PHONY: help install uv venv core jars helm run test test-unit test-integration lint format ui bench stack-down clean
 
 help:
 	@echo "make run    install everything, start the local stack and run the platform"
@@ -27,7 +31,13 @@ core: venv
 jars: venv
 	@$(ORDERBOOK) stack fetch
 
-install: venv core jars
+# Skipped when that exact module version is already built (`go version -m` reads it back).
+helm:
+	@go version -m $(HELM) 2>/dev/null | grep -qE "^\s+mod\s+helm.sh/helm/v3\s+$(HELM_VERSION)\s" || { \
+		echo "building helm $(HELM_VERSION) into $(TOOLS_BIN) (once; a few minutes)"; \
+		GOBIN=$(TOOLS_BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
+
+install: venv core jars helm
 
 run: install
 	@$(ORDERBOOK) run

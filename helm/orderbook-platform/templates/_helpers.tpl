@@ -1,0 +1,226 @@
+{{/* Names, labels and the settings every platform container gets. */}}
+
+{{- define "orderbook.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "orderbook.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A component's resource name: `orderbook.component (list . "engine")`. */}}
+{{- define "orderbook.component" -}}
+{{- $root := index . 0 -}}
+{{- printf "%s-%s" (include "orderbook.fullname" $root | trunc 40 | trimSuffix "-") (index . 1) -}}
+{{- end -}}
+
+{{- define "orderbook.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "orderbook.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{- define "orderbook.labels" -}}
+{{- $root := index . 0 -}}
+{{ include "orderbook.selectorLabels" . }}
+helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- end -}}
+
+{{- define "orderbook.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "orderbook.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "orderbook.component" (list . "dagster")) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "orderbook.configMapName" -}}
+{{- include "orderbook.component" (list . "config") -}}
+{{- end -}}
+
+{{- define "orderbook.configSecretName" -}}
+{{- default (include "orderbook.component" (list . "config")) .Values.existingConfigSecret -}}
+{{- end -}}
+
+{{/* Kafka: the chart's broker Service, unless config.kafka.bootstrap_servers is set. */}}
+{{- define "orderbook.kafkaService" -}}
+{{- include "orderbook.component" (list . "kafka") -}}
+{{- end -}}
+
+{{- define "orderbook.kafkaBootstrap" -}}
+{{- if .Values.config.kafka.bootstrap_servers -}}
+{{- .Values.config.kafka.bootstrap_servers -}}
+{{- else if .Values.kafka.enabled -}}
+{{- printf "%s.%s.svc:9092" (include "orderbook.kafkaService" .) .Release.Namespace -}}
+{{- else -}}
+{{- fail "kafka.enabled is false: set config.kafka.bootstrap_servers to your cluster" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "orderbook.minioService" -}}
+{{- include "orderbook.component" (list . "minio") -}}
+{{- end -}}
+
+{{/* S3: the chart's MinIO unless config.s3.endpoint_url is set. */}}
+{{- define "orderbook.s3Endpoint" -}}
+{{- if .Values.config.s3.endpoint_url -}}
+{{- .Values.config.s3.endpoint_url -}}
+{{- else if .Values.minio.enabled -}}
+{{- printf "http://%s.%s.svc:9000" (include "orderbook.minioService" .) .Release.Namespace -}}
+{{- else -}}
+{{- fail "minio.enabled is false: set config.s3.endpoint_url (for AWS: https://s3.<region>.amazonaws.com)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The OB__ variables of `config`, as YAML: {plain: {NAME: value}, secret: {NAME: value}}.
+Top-level scalars become OB__KEY, section leaves OB__SECTION__KEY; lists and maps are
+JSON (what pydantic-settings decodes); null leaves are left out.
+*/}}
+{{- define "orderbook.settingsEnv" -}}
+{{- $plain := dict -}}
+{{- $secret := dict -}}
+{{- range $section, $value := .Values.config -}}
+{{- if kindIs "map" $value -}}
+{{- range $key, $leaf := $value -}}
+{{- if not (kindIs "invalid" $leaf) -}}
+{{- $name := printf "OB__%s__%s" (upper $section) (upper $key) -}}
+{{- $text := toString $leaf -}}
+{{- if or (kindIs "map" $leaf) (kindIs "slice" $leaf) -}}
+{{- $text = toJson $leaf -}}
+{{- end -}}
+{{- if has (printf "%s.%s" $section $key) $.Values.secretKeys -}}
+{{- $_ := set $secret $name $text -}}
+{{- else -}}
+{{- $_ := set $plain $name $text -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- else if not (kindIs "invalid" $value) -}}
+{{- $_ := set $plain (printf "OB__%s" (upper $section)) (toString $value) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $plain "OB__KAFKA__BOOTSTRAP_SERVERS" (include "orderbook.kafkaBootstrap" .) -}}
+{{- $_ := set $plain "OB__S3__ENDPOINT_URL" (include "orderbook.s3Endpoint" .) -}}
+{{- if not .Values.config.lake.root -}}
+{{- $_ := set $plain "OB__LAKE__ROOT" (printf "s3://%s/lake" .Values.config.s3.bucket) -}}
+{{- end -}}
+{{- dict "plain" $plain "secret" $secret | toYaml -}}
+{{- end -}}
+
+{{/* envFrom of every platform container: the settings ConfigMap and Secret. */}}
+{{- define "orderbook.settingsEnvFrom" -}}
+- configMapRef:
+    name: {{ include "orderbook.configMapName" . }}
+- secretRef:
+    name: {{ include "orderbook.configSecretName" . }}
+{{- end -}}
+
+{{/* Changes of the settings roll the pods that read them. */}}
+{{- define "orderbook.settingsChecksum" -}}
+checksum/config: {{ include "orderbook.settingsEnv" . | sha256sum }}
+{{- end -}}
+
+{{/*
+An init container that runs `orderbook topics apply` (idempotent) before the engine or
+the traders start: the post-install hook runs only after `helm install --wait` has seen
+every pod ready, and the engine refuses to start without its topics.
+*/}}
+{{- define "orderbook.topicsInitContainer" -}}
+- name: topics
+  image: {{ include "orderbook.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: ["orderbook", "topics", "apply"]
+  envFrom:
+    {{- include "orderbook.settingsEnvFrom" . | nindent 4 }}
+  resources:
+    {{- toYaml .Values.topicsJob.resources | nindent 4 }}
+  securityContext:
+    {{- include "orderbook.containerSecurityContext" . | nindent 4 }}
+{{- end -}}
+
+{{- define "orderbook.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+{{- end -}}
+
+{{- define "orderbook.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* Dagster: instance ConfigMap, workspace, Postgres. */}}
+{{- define "orderbook.dagsterInstanceConfigMap" -}}
+{{- include "orderbook.component" (list . "dagster-instance") -}}
+{{- end -}}
+
+{{- define "orderbook.dagsterWorkspaceConfigMap" -}}
+{{- include "orderbook.component" (list . "dagster-workspace") -}}
+{{- end -}}
+
+{{- define "orderbook.dagsterCodeService" -}}
+{{- include "orderbook.component" (list . "dagster-code") -}}
+{{- end -}}
+
+{{- define "orderbook.postgresHost" -}}
+{{- if .Values.dagster.postgresql.enabled -}}
+{{- printf "%s.%s.svc" (include "orderbook.component" (list . "postgresql")) .Release.Namespace -}}
+{{- else if .Values.dagster.postgresql.host -}}
+{{- .Values.dagster.postgresql.host -}}
+{{- else -}}
+{{- fail "dagster.postgresql.enabled is false: set dagster.postgresql.host" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "orderbook.postgresSecret" -}}
+{{- default (include "orderbook.component" (list . "postgresql")) .Values.dagster.postgresql.existingSecret -}}
+{{- end -}}
+
+{{- define "orderbook.dagsterHome" -}}/opt/dagster/dagster_home{{- end -}}
+
+{{/* What the webserver and the daemon share: DAGSTER_HOME with dagster.yaml, the workspace. */}}
+{{- define "orderbook.dagsterEnv" -}}
+- name: DAGSTER_HOME
+  value: {{ include "orderbook.dagsterHome" . }}
+- name: DAGSTER_PG_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orderbook.postgresSecret" . }}
+      key: postgresql-password
+{{- end -}}
+
+{{- define "orderbook.dagsterVolumeMounts" -}}
+- name: instance
+  mountPath: {{ include "orderbook.dagsterHome" . }}/dagster.yaml
+  subPath: dagster.yaml
+- name: workspace
+  mountPath: /opt/dagster/workspace
+{{- end -}}
+
+{{- define "orderbook.dagsterVolumes" -}}
+- name: instance
+  configMap:
+    name: {{ include "orderbook.dagsterInstanceConfigMap" . }}
+- name: workspace
+  configMap:
+    name: {{ include "orderbook.dagsterWorkspaceConfigMap" . }}
+{{- end -}}
