@@ -39,7 +39,7 @@ from mypy_extensions import mypyc_attr
 from engine import events as ev
 from engine.book import BookSide, OrderBook, RestingOrder
 from engine.config import EngineConfig
-from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES, Event, EventKind, Side
+from engine.events import Event, EventKind, Side
 from engine.snapshot import BookState, MatcherState, book_from_state, book_state
 from engine.validation import limit_ticks, signed_lots
 from orderbook_platform.contracts import BookDepth, BookLevel, Order, OrderEvent, Price, Trade
@@ -212,24 +212,20 @@ class Matcher:
         trader_id: str | None = fields[_TRADER]
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
-            (
-                ORDER_EVENTS,
+            _OrderEvent(
+                order_id,
+                "accepted",
+                None,
                 symbol,
-                _OrderEvent(
-                    order_id,
-                    "accepted",
-                    None,
-                    symbol,
-                    trader_id,
-                    "limit" if is_limit else "market",
-                    side_name,
-                    price_out,
-                    quantity,
-                    0,
-                    quantity,
-                    time,
-                    sequence,
-                ),
+                trader_id,
+                "limit" if is_limit else "market",
+                side_name,
+                price_out,
+                quantity,
+                0,
+                quantity,
+                time,
+                sequence,
             )
         ]
         remaining = quantity
@@ -289,24 +285,20 @@ class Matcher:
         """The incoming order's terminal event: `filled`, or `expired` with a reason."""
         book.sequence = sequence = book.sequence + 1
         events.append(
-            (
-                ORDER_EVENTS,
+            _OrderEvent(
+                fields[_ID],
+                "filled" if expire_reason is None else "expired",
+                expire_reason,
                 book.symbol,
-                _OrderEvent(
-                    fields[_ID],
-                    "filled" if expire_reason is None else "expired",
-                    expire_reason,
-                    book.symbol,
-                    fields[_TRADER],
-                    fields[_TYPE],
-                    side_name,
-                    price_out,
-                    quantity,
-                    filled,
-                    remaining,
-                    fields[_TIME],
-                    sequence,
-                ),
+                fields[_TRADER],
+                fields[_TYPE],
+                side_name,
+                price_out,
+                quantity,
+                filled,
+                remaining,
+                fields[_TIME],
+                sequence,
             )
         )
 
@@ -380,24 +372,20 @@ class Matcher:
                     level.count -= 1
                     sequence += 1
                     events.append(
-                        (
-                            ORDER_EVENTS,
+                        _OrderEvent(
+                            maker.order_id,
+                            "cancelled",
+                            ev.SELF_TRADE_PREVENTION,
                             symbol,
-                            _OrderEvent(
-                                maker.order_id,
-                                "cancelled",
-                                ev.SELF_TRADE_PREVENTION,
-                                symbol,
-                                maker.trader_id,
-                                "limit",
-                                maker_side,
-                                price_out,
-                                maker.filled + maker_remaining,
-                                maker.filled,
-                                maker_remaining,
-                                time,
-                                sequence,
-                            ),
+                            maker.trader_id,
+                            "limit",
+                            maker_side,
+                            price_out,
+                            maker.filled + maker_remaining,
+                            maker.filled,
+                            maker_remaining,
+                            time,
+                            sequence,
                         )
                     )
                     if not level.count:
@@ -408,23 +396,19 @@ class Matcher:
                 taker_fills += 1
                 sequence += 1
                 events.append(
-                    (
-                        TRADES,
+                    _Trade(
+                        maker.order_id,
+                        order_id,
+                        fill,
+                        price_out,
+                        action,
+                        "partial" if remaining else "filled",
+                        f"{order_id}-{taker_fills}",
                         symbol,
-                        _Trade(
-                            maker.order_id,
-                            order_id,
-                            fill,
-                            price_out,
-                            action,
-                            "partial" if remaining else "filled",
-                            f"{order_id}-{taker_fills}",
-                            symbol,
-                            time,
-                            sequence,
-                            maker.trader_id,
-                            trader_id,
-                        ),
+                        time,
+                        sequence,
+                        maker.trader_id,
+                        trader_id,
                     )
                 )
                 maker.filled += fill
@@ -439,24 +423,20 @@ class Matcher:
                 del resting[maker.order_id]
                 sequence += 1
                 events.append(
-                    (
-                        ORDER_EVENTS,
+                    _OrderEvent(
+                        maker.order_id,
+                        "filled",
+                        None,
                         symbol,
-                        _OrderEvent(
-                            maker.order_id,
-                            "filled",
-                            None,
-                            symbol,
-                            maker.trader_id,
-                            "limit",
-                            maker_side,
-                            price_out,
-                            maker.filled,
-                            maker.filled,
-                            0,
-                            time,
-                            sequence,
-                        ),
+                        maker.trader_id,
+                        "limit",
+                        maker_side,
+                        price_out,
+                        maker.filled,
+                        maker.filled,
+                        0,
+                        time,
+                        sequence,
                     )
                 )
                 if not level.count:
@@ -502,24 +482,20 @@ class Matcher:
         time: Any = fields[_TIME]
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
-            (
-                ORDER_EVENTS,
+            _OrderEvent(
+                resting.order_id,
+                "cancelled",
+                ev.CANCEL_REQUEST,
                 symbol,
-                _OrderEvent(
-                    resting.order_id,
-                    "cancelled",
-                    ev.CANCEL_REQUEST,
-                    symbol,
-                    resting.trader_id,
-                    "limit",
-                    "Buy" if resting.is_buy else "Sell",
-                    price_out,
-                    resting.filled + resting.remaining,
-                    resting.filled,
-                    resting.remaining,
-                    time,
-                    sequence,
-                ),
+                resting.trader_id,
+                "limit",
+                "Buy" if resting.is_buy else "Sell",
+                price_out,
+                resting.filled + resting.remaining,
+                resting.filled,
+                resting.remaining,
+                time,
+                sequence,
             )
         ]
         if book.bids.dirty or book.asks.dirty:
@@ -618,24 +594,20 @@ class Matcher:
     ) -> None:
         book.sequence = sequence = book.sequence + 1
         events.append(
-            (
-                ORDER_EVENTS,
+            _OrderEvent(
+                resting.order_id,
+                "modified",
+                None,
                 book.symbol,
-                _OrderEvent(
-                    resting.order_id,
-                    "modified",
-                    None,
-                    book.symbol,
-                    resting.trader_id,
-                    "limit",
-                    "Buy" if resting.is_buy else "Sell",
-                    book.tick.to_price(ticks),
-                    resting.filled + remaining,
-                    resting.filled,
-                    remaining,
-                    time,
-                    sequence,
-                ),
+                resting.trader_id,
+                "limit",
+                "Buy" if resting.is_buy else "Sell",
+                book.tick.to_price(ticks),
+                resting.filled + remaining,
+                resting.filled,
+                remaining,
+                time,
+                sequence,
             )
         )
 
@@ -651,24 +623,20 @@ class Matcher:
         """An event about a (formerly) resting order, as it stands now."""
         book.sequence = sequence = book.sequence + 1
         events.append(
-            (
-                ORDER_EVENTS,
+            _OrderEvent(
+                resting.order_id,
+                kind,
+                reason,
                 book.symbol,
-                _OrderEvent(
-                    resting.order_id,
-                    kind,
-                    reason,
-                    book.symbol,
-                    resting.trader_id,
-                    "limit",
-                    "Buy" if resting.is_buy else "Sell",
-                    book.tick.to_price(resting.price),
-                    resting.filled + resting.remaining,
-                    resting.filled,
-                    resting.remaining,
-                    time,
-                    sequence,
-                ),
+                resting.trader_id,
+                "limit",
+                "Buy" if resting.is_buy else "Sell",
+                book.tick.to_price(resting.price),
+                resting.filled + resting.remaining,
+                resting.filled,
+                resting.remaining,
+                time,
+                sequence,
             )
         )
 
@@ -678,19 +646,15 @@ class Matcher:
         """A `rejected` event: carries only what is known to be well-formed."""
         book.sequence = sequence = book.sequence + 1
         return [
-            (
-                ORDER_EVENTS,
+            _OrderEvent(
+                order.order_id,
+                "rejected",
+                reason,
                 book.symbol,
-                _OrderEvent(
-                    order.order_id,
-                    "rejected",
-                    reason,
-                    book.symbol,
-                    order.trader_id,
-                    order.order_type,
-                    time=order.time,
-                    sequence=sequence,
-                ),
+                order.trader_id,
+                order.order_type,
+                time=order.time,
+                sequence=sequence,
             )
         ]
 
@@ -712,21 +676,17 @@ class Matcher:
             best_bid = bids.levels[bids.keys[-1]] if bids.keys else None
             best_ask = asks.levels[asks.keys[-1]] if asks.keys else None
             events.append(
-                (
-                    PRICES,
+                _Price(
+                    None
+                    if best_bid is None or best_ask is None
+                    else book.tick.mid_price(best_bid.price, best_ask.price),
+                    None if best_bid is None else best_bid.price_out,
+                    None if best_ask is None else best_ask.price_out,
+                    None if best_bid is None else best_bid.quantity,
+                    None if best_ask is None else best_ask.quantity,
                     symbol,
-                    _Price(
-                        None
-                        if best_bid is None or best_ask is None
-                        else book.tick.mid_price(best_bid.price, best_ask.price),
-                        None if best_bid is None else best_bid.price_out,
-                        None if best_ask is None else best_ask.price_out,
-                        None if best_bid is None else best_bid.quantity,
-                        None if best_ask is None else best_ask.quantity,
-                        symbol,
-                        time,
-                        sequence,
-                    ),
+                    time,
+                    sequence,
                 )
             )
         if self._depth:
@@ -736,9 +696,7 @@ class Matcher:
             if asks.dirty:
                 asks.published = list(asks.top)
             book.sequence = sequence = book.sequence + 1
-            events.append(
-                (BOOK, symbol, _BookDepth(symbol, bids.published, asks.published, time, sequence))
-            )
+            events.append(_BookDepth(symbol, bids.published, asks.published, time, sequence))
         bids.dirty = asks.dirty = False
 
     # ------------------------------------------------------------------ books and state
@@ -826,20 +784,16 @@ def _reject_without_book(order: Order, symbol: object) -> Event:
     """A reject for a symbol that has no book; it carries no sequence number."""
     if type(symbol) is str and symbol:
         reason = ev.UNKNOWN_SYMBOL
-        key = symbol
+        known: str | None = symbol
     else:
         reason = ev.INVALID_SYMBOL
-        key = ""
-    return (
-        ORDER_EVENTS,
-        key,
-        _OrderEvent(
-            order.order_id,
-            "rejected",
-            reason,
-            key or None,
-            order.trader_id,
-            order.order_type,
-            time=order.time,
-        ),
+        known = None
+    return _OrderEvent(
+        order.order_id,
+        "rejected",
+        reason,
+        known,
+        order.trader_id,
+        order.order_type,
+        time=order.time,
     )

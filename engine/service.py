@@ -37,7 +37,7 @@ import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from engine.config import EngineConfig
-from engine.events import BOOK, ORDER_EVENTS, TOPICS
+from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
 from engine.matching import Matcher
 from engine.recovery import (
@@ -119,7 +119,7 @@ class EngineService:
         self.metrics_port: int | None = None
         self._partitions: dict[int, PartitionState] = {}
         self._stop = threading.Event()
-        self._keys: dict[str, bytes] = {}
+        self._keys: dict[str | None, bytes] = {}
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._reader: Consumer | None = None
@@ -441,6 +441,7 @@ class EngineService:
         encode_message = encode
         encode_book = thread_encoder().encode  # same bytes as encode, mostly from cache
         decode = decode_input
+        topic_of = TOPIC_OF
         events = dict.fromkeys(TOPICS, 0)
         rejects: Tally = Tally()
         latest_ms = time.time_ns() // 1_000_000 + FUTURE_TOLERANCE_MS
@@ -479,10 +480,12 @@ class EngineService:
             event_ms = order.time // 1_000_000
             if event_ms <= 0 or event_ms > latest_ms:
                 event_ms = _record_ms(message)
-            for topic, key, output in outputs:
-                key_bytes = keys.get(key)
+            for output in outputs:
+                topic = topic_of[type(output)]
+                symbol = output.symbol
+                key_bytes = keys.get(symbol)
                 if key_bytes is None:
-                    key_bytes = keys[key] = key.encode()
+                    key_bytes = keys[symbol] = symbol.encode() if symbol else b""
                 payload = encode_book(output) if topic == BOOK else encode_message(output)
                 try:
                     produce(topic, payload, key_bytes, partition, timestamp=event_ms)

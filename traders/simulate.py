@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 
 from engine.config import EngineConfig
-from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES
+from engine.events import BOOK, ORDER_EVENTS, PRICES, TOPIC_OF, TRADES
 from engine.matching import Matcher
 from orderbook_platform.contracts import Order
 from traders.base import Trader
@@ -179,9 +179,13 @@ def simulate(config: SimulationConfig, out_dir: Path | None) -> SimulationResult
     heapq.heapify(heap)
     heappush, heappop = heapq.heappush, heapq.heappop
 
+    topic_of = TOPIC_OF
+
     def submit(order: Order, now: int) -> None:
         orders_out.append(order)
-        for topic, symbol, message in process(order):
+        for message in process(order):
+            topic = topic_of[type(message)]
+            symbol = message.symbol or ""
             if topic == ORDER_EVENTS:
                 events_out.append(message)
                 owner = by_id.get(message.trader_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES, Event
+from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES, Event, key_of, topic_of
 from engine.matching import Matcher
 from orderbook_platform.contracts import BookDepth, Order, OrderEvent, Price, Trade
 
@@ -86,30 +86,36 @@ def run(matcher: Matcher, orders: Iterable[Order]) -> list[Event]:
     return events
 
 
+def tagged(events: Iterable[Event]) -> list[tuple[str, str, Event]]:
+    """Each event with its Kafka topic and key: (topic, key, event)."""
+    return [(topic_of(event), key_of(event), event) for event in events]
+
+
 def trades(events: Iterable[Event]) -> list[Trade]:
-    return [message for topic, _, message in events if topic == TRADES]
+    return [message for message in events if topic_of(message) == TRADES]
 
 
 def prices(events: Iterable[Event]) -> list[Price]:
-    return [message for topic, _, message in events if topic == PRICES]
+    return [message for message in events if topic_of(message) == PRICES]
 
 
 def depths(events: Iterable[Event]) -> list[BookDepth]:
-    return [message for topic, _, message in events if topic == BOOK]
+    return [message for message in events if topic_of(message) == BOOK]
 
 
 def order_events(events: Iterable[Event], kind: str | None = None) -> list[OrderEvent]:
     return [
         message
-        for topic, _, message in events
-        if topic == ORDER_EVENTS and (kind is None or message.event == kind)
+        for message in events
+        if topic_of(message) == ORDER_EVENTS and (kind is None or message.event == kind)
     ]
 
 
 def kinds(events: Iterable[Event]) -> list[str]:
     """A compact picture of an event list: 'accepted:a', 'trade:a/b', 'prices', 'book'."""
     out = []
-    for topic, _, message in events:
+    for message in events:
+        topic = topic_of(message)
         if topic == ORDER_EVENTS:
             out.append(f"{message.event}:{message.order_id}")
         elif topic == TRADES:

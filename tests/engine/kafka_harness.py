@@ -23,6 +23,7 @@ from typing import NamedTuple
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from engine.config import EngineConfig
+from engine.events import key_of, topic_of
 from engine.matching import Matcher
 from engine.recovery import SnapshotRecord, latest_snapshots
 from orderbook_platform.config import Settings
@@ -344,9 +345,10 @@ def offline_replay(
             order = decode_order(record.value or b"")
         except ContractError:
             continue
-        for topic, key, message in matchers[record.partition].process(order):
+        for message in matchers[record.partition].process(order):
+            key = key_of(message)
             if key in symbols:
-                result[topic, key].append(encode(message))
+                result[topic_of(message), key].append(encode(message))
     return result, dict(matchers)
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 
 from engine.config import EngineConfig
-from engine.events import ORDER_EVENTS, TRADES
+from engine.events import ORDER_EVENTS, TRADES, topic_of
 from engine.matching import Matcher
 from orderbook_platform.contracts import Order
 
@@ -381,7 +381,8 @@ def random_stream(seed: int, size: int) -> list[Order]:
 
 def engine_view(events) -> list[tuple]:
     out = []
-    for topic, _, m in events:
+    for m in events:
+        topic = topic_of(m)
         if topic == TRADES:
             out.append(
                 ("trade", m.trade_id, m.left_order_id, m.right_order_id, m.quantity,

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import EngineConfig
-from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES
+from engine.events import BOOK, ORDER_EVENTS, PRICES, TRADES, key_of, topic_of
 from engine.matching import Matcher
 from orderbook_platform.contracts import BookLevel, Order, encode
-from tests.engine.helpers import run
+from tests.engine.helpers import run, tagged
 
 pytestmark = pytest.mark.unit
 
@@ -139,7 +139,7 @@ def test_quantity_is_conserved_for_every_order(orders: list[Order]) -> None:
     closed: dict[tuple[str, str], int] = defaultdict(int)
     filled: dict[tuple[str, str], int] = defaultdict(int)
     modified: set[tuple[str, str]] = set()
-    for topic, symbol, message in events:
+    for topic, symbol, message in tagged(events):
         if topic == TRADES:
             assert message.quantity > 0
             filled[(symbol, message.left_order_id)] += message.quantity
@@ -177,7 +177,8 @@ def test_makers_are_consumed_in_price_then_queue_order(orders: list[Order]) -> N
             where = {o.order_id: (book.side_of(o).sign, o.price) for o in book.orders.values()}
         events = matcher.process(order)
         touched: list[str] = []
-        for topic, _, message in events:
+        for message in events:
+            topic = topic_of(message)
             if topic == TRADES:
                 touched.append(message.left_order_id)
             elif topic == ORDER_EVENTS and message.reason == "self_trade_prevention":
@@ -207,14 +208,16 @@ def test_fill_or_kill_fills_completely_or_trades_nothing(orders: list[Order]) ->
     matcher = new_matcher()
     for order in orders:
         events = matcher.process(order)
-        if order.time_in_force != "FOK" or events[0][2].event != "accepted":
+        if order.time_in_force != "FOK" or events[0].event != "accepted":
             continue
         traded = sum(
-            m.quantity for t, _, m in events if t == TRADES and m.right_order_id == order.order_id
+            m.quantity
+            for m in events
+            if topic_of(m) == TRADES and m.right_order_id == order.order_id
         )
         [final] = [
-            m for t, _, m in events
-            if t == ORDER_EVENTS and m.order_id == order.order_id and m.event in ("filled", "expired")
+            m for m in events
+            if topic_of(m) == ORDER_EVENTS and m.order_id == order.order_id and m.event in ("filled", "expired")
         ]  # fmt: skip
         if final.event == "filled":
             assert traded == abs(order.quantity)
@@ -229,7 +232,7 @@ def test_prices_and_book_are_published_exactly_when_the_top_changes(orders: list
     last_price: dict[str, tuple] = {}
     last_depth: dict[str, tuple] = {}
     for order in orders:
-        for topic, symbol, message in matcher.process(order):
+        for topic, symbol, message in tagged(matcher.process(order)):
             if topic == PRICES:
                 top = (message.best_bid, message.bid_size, message.best_ask, message.ask_size)
                 assert last_price.get(symbol, (None,) * 4) != top
@@ -254,7 +257,7 @@ def test_prices_and_book_are_published_exactly_when_the_top_changes(orders: list
 @given(order_streams())
 def test_sequence_numbers_of_each_symbol_are_consecutive(orders: list[Order]) -> None:
     sequences: dict[str, list[int]] = defaultdict(list)
-    for _, symbol, message in run(new_matcher(), orders):
+    for _, symbol, message in tagged(run(new_matcher(), orders)):
         sequences[symbol].append(message.sequence)
     for numbers in sequences.values():
         assert numbers == list(range(1, len(numbers) + 1))
@@ -267,13 +270,13 @@ def test_snapshot_restore_continue_equals_an_uninterrupted_run(
 ) -> None:
     cut = data.draw(st.integers(0, len(orders)))
     straight = new_matcher()
-    expected = [(t, k, encode(m)) for t, k, m in run(straight, orders)]
+    expected = [(topic_of(m), key_of(m), encode(m)) for m in run(straight, orders)]
 
     first = new_matcher()
-    head = [(t, k, encode(m)) for t, k, m in run(first, orders[:cut])]
+    head = [(topic_of(m), key_of(m), encode(m)) for m in run(first, orders[:cut])]
     second = Matcher.restore(first.snapshot(), new_matcher().config)
     assert second.state_hash() == first.state_hash()
-    tail = [(t, k, encode(m)) for t, k, m in run(second, orders[cut:])]
+    tail = [(topic_of(m), key_of(m), encode(m)) for m in run(second, orders[cut:])]
     assert head + tail == expected
     assert second.state_hash() == straight.state_hash()
 
@@ -286,13 +289,13 @@ def test_snapshot_restore_continue_equals_an_uninterrupted_run_with_a_small_id_w
     config = EngineConfig(tick_size="0.25", depth=DEPTH, duplicate_id_window=window)
     cut = data.draw(st.integers(0, len(orders)))
     straight = Matcher(config)
-    expected = [(t, k, encode(m)) for t, k, m in run(straight, orders)]
+    expected = [(topic_of(m), key_of(m), encode(m)) for m in run(straight, orders)]
 
     first = Matcher(config)
-    head = [(t, k, encode(m)) for t, k, m in run(first, orders[:cut])]
+    head = [(topic_of(m), key_of(m), encode(m)) for m in run(first, orders[:cut])]
     second = Matcher.restore(first.snapshot(), config)
     assert second.state_hash() == first.state_hash()
-    tail = [(t, k, encode(m)) for t, k, m in run(second, orders[cut:])]
+    tail = [(topic_of(m), key_of(m), encode(m)) for m in run(second, orders[cut:])]
     assert head + tail == expected
     assert second.state_hash() == straight.state_hash()
 
@@ -301,7 +304,7 @@ def test_snapshot_restore_continue_equals_an_uninterrupted_run_with_a_small_id_w
 @given(order_streams())
 def test_replaying_the_same_input_twice_gives_the_same_state_hash(orders: list[Order]) -> None:
     first, second = new_matcher(), new_matcher()
-    out_first = [(t, k, encode(m)) for t, k, m in run(first, orders)]
-    out_second = [(t, k, encode(m)) for t, k, m in run(second, orders)]
+    out_first = [(topic_of(m), key_of(m), encode(m)) for m in run(first, orders)]
+    out_second = [(topic_of(m), key_of(m), encode(m)) for m in run(second, orders)]
     assert out_first == out_second
     assert first.state_hash() == second.state_hash()

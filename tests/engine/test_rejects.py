@@ -8,6 +8,7 @@ import pytest
 
 from engine import events as ev
 from engine.config import EngineConfig
+from engine.events import key_of, topic_of
 from engine.matching import Matcher
 from orderbook_platform.contracts import Order
 from tests.engine.helpers import book_picture, cancel, limit, market, modify, run
@@ -64,8 +65,8 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
     events = matcher.process(order)
 
     assert len(events) == 1
-    topic, key, message = events[0]
-    assert (topic, key) == ("order_events", "XYZ")
+    message = events[0]
+    assert (topic_of(message), key_of(message)) == ("order_events", "XYZ")
     assert message.event == "rejected"
     assert message.reason == reason
     assert message.order_id == order.order_id
@@ -81,14 +82,14 @@ def test_every_reject_reason_in_the_catalogue_is_exercised_here() -> None:
 
 def test_integral_float_quantity_is_accepted_as_its_integer() -> None:
     events = Matcher().process(limit("x", 100.0, 2.0))
-    assert events[0][2].event == "accepted"
-    assert events[0][2].quantity == 2
+    assert events[0].event == "accepted"
+    assert events[0].quantity == 2
 
 
 def test_unknown_symbol_is_rejected_when_an_allow_list_is_configured() -> None:
     matcher = Matcher(EngineConfig(symbols=["AAA"]))
-    [(topic, key, message)] = matcher.process(limit("x", 100.0, 1, symbol="ZZZ"))
-    assert (topic, key, message.event, message.reason) == (
+    [message] = matcher.process(limit("x", 100.0, 1, symbol="ZZZ"))
+    assert (topic_of(message), key_of(message), message.event, message.reason) == (
         "order_events",
         "ZZZ",
         "rejected",
@@ -100,42 +101,42 @@ def test_unknown_symbol_is_rejected_when_an_allow_list_is_configured() -> None:
 
 def test_default_symbol_outside_the_allow_list_is_rejected_too() -> None:
     matcher = Matcher(EngineConfig(symbols=["AAA"]))
-    [(_, _, message)] = matcher.process(limit("x", 100.0, 1))
+    [message] = matcher.process(limit("x", 100.0, 1))
     assert message.reason == ev.UNKNOWN_SYMBOL
 
 
 def test_empty_symbol_is_invalid() -> None:
-    [(_, key, message)] = Matcher().process(limit("x", 100.0, 1, symbol=""))
-    assert (key, message.reason) == ("", ev.INVALID_SYMBOL)
+    [message] = Matcher().process(limit("x", 100.0, 1, symbol=""))
+    assert (key_of(message), message.symbol, message.reason) == ("", None, ev.INVALID_SYMBOL)
 
 
 def test_order_id_stays_taken_after_its_order_is_filled_or_cancelled() -> None:
     matcher = Matcher()
     run(matcher, [limit("a", 100.0, 5), limit("b", 100.0, -5), limit("c", 99.0, 1), cancel("c")])
     for reused in ("a", "b", "c"):
-        [(_, _, message)] = matcher.process(limit(reused, 90.0, 1))
+        [message] = matcher.process(limit(reused, 90.0, 1))
         assert message.reason == ev.DUPLICATE_ORDER_ID
 
 
 def test_a_rejected_order_id_can_be_used_again() -> None:
     matcher = Matcher()
     matcher.process(limit("a", 100.001, 5))
-    assert matcher.process(limit("a", 100.0, 5))[0][2].event == "accepted"
+    assert matcher.process(limit("a", 100.0, 5))[0].event == "accepted"
 
 
 def test_cancel_of_an_order_that_no_longer_rests_says_so() -> None:
     matcher = Matcher()
     run(matcher, [limit("a", 100.0, 5), cancel("a")])
-    [(_, _, message)] = matcher.process(cancel("a"))
+    [message] = matcher.process(cancel("a"))
     assert message.reason == ev.ORDER_NOT_RESTING
-    [(_, _, message)] = matcher.process(modify("a", quantity=1))
+    [message] = matcher.process(modify("a", quantity=1))
     assert message.reason == ev.ORDER_NOT_RESTING
 
 
 def test_cancel_looks_in_the_book_of_its_own_symbol() -> None:
     matcher = Matcher()
     matcher.process(limit("a", 100.0, 5, symbol="AAA"))
-    [(_, _, message)] = matcher.process(cancel("a", symbol="BBB"))
+    [message] = matcher.process(cancel("a", symbol="BBB"))
     assert message.reason == ev.UNKNOWN_ORDER
 
 
@@ -143,7 +144,7 @@ def test_post_only_modify_that_would_cross_is_rejected_and_the_order_stays() -> 
     matcher = Matcher()
     run(matcher, [limit("a", 101.0, -5), limit("p", 100.0, 3, post_only=True)])
     before = book_picture(matcher)
-    [(_, _, message)] = matcher.process(modify("p", price=101.0))
+    [message] = matcher.process(modify("p", price=101.0))
     assert message.reason == ev.POST_ONLY_WOULD_CROSS
     assert book_picture(matcher) == before
 
@@ -152,7 +153,7 @@ def test_rejects_consume_a_sequence_number_of_their_symbol() -> None:
     matcher = Matcher()
     first = matcher.process(limit("x", 100.001, 1))
     second = matcher.process(limit("y", 100.001, 1))
-    assert (first[0][2].sequence, second[0][2].sequence) == (1, 2)
+    assert (first[0].sequence, second[0].sequence) == (1, 2)
 
 
 # ---------------------------------------------------------------- the duplicate-id window
@@ -167,7 +168,7 @@ def test_an_id_within_the_window_is_a_duplicate_even_when_it_no_longer_rests() -
     # "a" filled, "c" cancelled; with "b" that is three acceptances: all in the window.
     run(matcher, [limit("a", 100.0, 5), limit("b", 100.0, -5), limit("c", 99.0, 1), cancel("c")])
     for reused in ("a", "b", "c"):
-        [(_, _, message)] = matcher.process(limit(reused, 90.0, 1))
+        [message] = matcher.process(limit(reused, 90.0, 1))
         assert message.reason == ev.DUPLICATE_ORDER_ID
 
 
@@ -176,10 +177,10 @@ def test_an_id_older_than_the_window_that_no_longer_rests_is_accepted_again() ->
     run(matcher, [limit("a", 100.0, 1), cancel("a"), limit("b", 90.0, 1), limit("c", 90.0, 1)])
     # "a" left the book and two ids were accepted after it: it is free again.
     events = matcher.process(limit("a", 91.0, 2))
-    assert (events[0][2].event, events[0][2].order_id) == ("accepted", "a")
+    assert (events[0].event, events[0].order_id) == ("accepted", "a")
     assert book_picture(matcher)["bids"][0] == (9100, [("a", 2)])
     # ... and now it is the newest id of the window again.
-    [(_, _, message)] = matcher.process(limit("a", 92.0, 1))
+    [message] = matcher.process(limit("a", 92.0, 1))
     assert message.reason == ev.DUPLICATE_ORDER_ID
 
 
@@ -187,32 +188,32 @@ def test_a_resting_id_older_than_the_window_is_still_a_duplicate() -> None:
     matcher = windowed(2)
     run(matcher, [limit("old", 95.0, 4), limit("x", 90.0, 1), limit("y", 90.0, 1)])
     assert "old" not in matcher.book("XYZ").recent_set  # really outside the window
-    [(_, _, message)] = matcher.process(limit("old", 96.0, 1))
+    [message] = matcher.process(limit("old", 96.0, 1))
     assert message.reason == ev.DUPLICATE_ORDER_ID
-    [(_, _, message)] = matcher.process(market("old", -1))
+    [message] = matcher.process(market("old", -1))
     assert message.reason == ev.DUPLICATE_ORDER_ID
     # It can still be cancelled: it rests.
-    assert matcher.process(cancel("old"))[0][2].event == "cancelled"
+    assert matcher.process(cancel("old"))[0].event == "cancelled"
 
 
 def test_a_window_of_zero_rejects_only_resting_ids() -> None:
     matcher = windowed(0)
     run(matcher, [limit("a", 100.0, 1), limit("b", 101.0, -1)])
-    [(_, _, message)] = matcher.process(limit("a", 100.0, 1))
+    [message] = matcher.process(limit("a", 100.0, 1))
     assert message.reason == ev.DUPLICATE_ORDER_ID
     matcher.process(cancel("a"))
-    assert matcher.process(limit("a", 100.0, 1))[0][2].event == "accepted"
+    assert matcher.process(limit("a", 100.0, 1))[0].event == "accepted"
 
 
 def test_cancel_and_modify_say_not_resting_inside_the_window_and_unknown_outside() -> None:
     matcher = windowed(2)
     run(matcher, [limit("a", 100.0, 1), cancel("a"), limit("b", 90.0, 1)])
     for request in (cancel("a"), modify("a", quantity=2)):
-        [(_, _, message)] = matcher.process(request)
+        [message] = matcher.process(request)
         assert message.reason == ev.ORDER_NOT_RESTING
     matcher.process(limit("c", 90.0, 1))  # "a" leaves the window
     for request in (cancel("a"), modify("a", quantity=2)):
-        [(_, _, message)] = matcher.process(request)
+        [message] = matcher.process(request)
         assert message.reason == ev.UNKNOWN_ORDER
 
 
@@ -221,7 +222,7 @@ def test_rejected_orders_do_not_move_the_window() -> None:
     run(matcher, [limit("a", 100.0, 1), cancel("a"), limit("b", 90.0, 1)])
     # Rejects (off tick, duplicate, post-only cross) are not acceptances.
     run(matcher, [limit("z", 90.001, 1), limit("b", 90.0, 1), limit("a", 80.0, 0)])
-    [(_, _, message)] = matcher.process(limit("a", 80.0, 1))
+    [message] = matcher.process(limit("a", 80.0, 1))
     assert message.reason == ev.DUPLICATE_ORDER_ID
 
 

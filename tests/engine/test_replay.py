@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from engine import replay as replay_module
 from engine.cli import engine_app
 from engine.config import EngineConfig
-from engine.events import TOPICS
+from engine.events import TOPICS, topic_of
 from engine.matching import Matcher
 from engine.replay import replay
 from orderbook_platform.contracts import encode
@@ -40,8 +40,8 @@ def expected_files(orders) -> dict[str, bytes]:
     out = dict.fromkeys(TOPICS, b"")
     matcher = Matcher()
     for order in orders:
-        for topic, _, message in matcher.process(order):
-            out[topic] += encode(message) + b"\n"
+        for message in matcher.process(order):
+            out[topic_of(message)] += encode(message) + b"\n"
     return out
 
 

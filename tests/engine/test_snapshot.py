@@ -8,6 +8,7 @@ import random
 import pytest
 
 from engine.config import EngineConfig
+from engine.events import key_of, topic_of
 from engine.matching import Matcher
 from orderbook_platform.contracts import Order, encode
 from tests.engine.helpers import book_picture, cancel, limit, market, modify, run
@@ -34,7 +35,7 @@ FUTURE = [
 
 
 def encoded(events) -> list[tuple[str, str, bytes]]:
-    return [(topic, key, encode(message)) for topic, key, message in events]
+    return [(topic_of(message), key_of(message), encode(message)) for message in events]
 
 
 def test_snapshot_is_canonical_json_with_the_id_window_and_queue_order() -> None:
@@ -181,7 +182,8 @@ def test_the_stream_for_the_window_tests_really_exercises_the_window() -> None:
     accepted_before: set[tuple[str, str]] = set()
     reaccepted = 0
     seen_reasons: set[str] = set()
-    for _, key, message in run(Matcher(EngineConfig(duplicate_id_window=WINDOW)), orders):
+    for message in run(Matcher(EngineConfig(duplicate_id_window=WINDOW)), orders):
+        key = key_of(message)
         if getattr(message, "event", None) == "accepted":
             reaccepted += (key, message.order_id) in accepted_before
             accepted_before.add((key, message.order_id))
@@ -228,7 +230,7 @@ def test_a_smaller_configured_window_keeps_the_newest_ids_on_restore() -> None:
     assert restored.book("XYZ").window_ids() == ["o3", "o4"]
     # Every order still rests, so none of the ids may be reused anyway.
     for i in range(5):
-        assert restored.process(limit(f"o{i}", 50.0, 1))[0][2].reason == "duplicate_order_id"
+        assert restored.process(limit(f"o{i}", 50.0, 1))[0].reason == "duplicate_order_id"
 
 
 def test_a_record_of_the_unbounded_format_still_loads() -> None:
@@ -240,8 +242,8 @@ def test_a_record_of_the_unbounded_format_still_loads() -> None:
     matcher = Matcher(EngineConfig(duplicate_id_window=2))
     matcher.load_symbol(record)
     assert matcher.book("XYZ").window_ids() == ["b", "c"]
-    assert matcher.process(limit("a", 80.0, 1))[0][2].event == "accepted"
-    assert matcher.process(limit("c", 80.0, 1))[0][2].reason == "duplicate_order_id"
+    assert matcher.process(limit("a", 80.0, 1))[0].event == "accepted"
+    assert matcher.process(limit("c", 80.0, 1))[0].reason == "duplicate_order_id"
 
 
 def test_restore_refuses_a_window_that_repeats_an_id() -> None:
@@ -262,13 +264,13 @@ def test_the_next_order_acts_on_a_book_loaded_or_evicted_in_its_place() -> None:
     run(matcher, [limit("b", 99.0, 5)])
 
     matcher.load_symbol(saved)
-    assert matcher.process(cancel("b"))[0][2].reason == "unknown_order"
-    assert matcher.process(cancel("a"))[0][2].event == "cancelled"
+    assert matcher.process(cancel("b"))[0].reason == "unknown_order"
+    assert matcher.process(cancel("a"))[0].event == "cancelled"
 
     run(matcher, [limit("c", 98.0, 5)])
     matcher.evict_symbol("XYZ")
     events = matcher.process(limit("d", 97.0, 5))
-    assert events[0][2].event == "accepted"
+    assert events[0].event == "accepted"
     assert book_picture(matcher) == book_picture(run_fresh([limit("d", 97.0, 5)]))
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from engine import native
 from engine.config import EngineConfig
-from engine.events import BOOK
+from engine.events import BOOK, key_of, topic_of
 from engine.intake import decode_input
 from engine.matching import Matcher
 from engine.replay import replay
@@ -175,8 +175,8 @@ def _matcher_depths(seed: int, size: int) -> list[BookDepth]:
     return [
         message
         for order in random_stream(seed, size)
-        for topic, _, message in matcher.process(order)
-        if topic == BOOK
+        for message in matcher.process(order)
+        if topic_of(message) == BOOK
     ]
 
 
@@ -200,7 +200,7 @@ def test_replay_writes_book_lines_as_contracts_encode(tmp_path) -> None:
     source.write_bytes(msgspec.json.Encoder().encode_lines(orders))
     replay(source, tmp_path / "out", EngineConfig())
     matcher = Matcher(EngineConfig())
-    expected = [m for o in orders for topic, _, m in matcher.process(o) if topic == BOOK]
+    expected = [m for o in orders for m in matcher.process(o) if topic_of(m) == BOOK]
     assert len(expected) > 1000
     assert (tmp_path / "out" / "book.jsonl").read_bytes() == _lines(expected)
 
@@ -290,8 +290,10 @@ def test_the_service_produces_contracts_encode_bytes() -> None:
     references = {partition: Matcher(EngineConfig()) for partition in streams}
     for record in records:
         order = decode_input(record.value())  # as the service sees it
-        for topic, key, message in references[record.partition()].process(order):
-            expected.append((topic, encode(message), key.encode(), record.partition()))
+        for message in references[record.partition()].process(order):
+            expected.append(
+                (topic_of(message), encode(message), key_of(message).encode(), record.partition())
+            )
     assert sum(topic == BOOK for topic, *_ in expected) > 1000
     assert producer.sent == expected
 

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict, deque
 import pytest
 
 from engine.config import EngineConfig
+from engine.events import topic_of
 from engine.matching import Matcher
 from orderbook_platform.contracts import decode_order, encode
 from traders.pool import TraderPool
@@ -53,7 +54,8 @@ class Loopback:
         delivered = len(self.queue)
         for value, key, timestamp in self.queue:
             self.produced.append((value, key, timestamp))
-            for topic, _symbol, message in self.matcher.process(decode_order(value)):
+            for message in self.matcher.process(decode_order(value)):
+                topic = topic_of(message)
                 if topic == "trades":
                     self.trades.append(message)
                 self.outbox.append(Message(topic, encode(message)))
