@@ -1,0 +1,518 @@
+"""Static checks of helm/orderbook-platform: rendered by a real helm, validated against the
+Kubernetes schemas, and read for the properties the platform depends on."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from importlib.metadata import entry_points
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.helm.accepted import accepted_env_names, dagster_env_names, settings_env_names
+from tests.helm.chart import (
+    CHART,
+    DEFAULT,
+    EXTERNAL,
+    KUBE_VERSION,
+    NAMESPACE,
+    ROOT,
+    SCENARIOS,
+    HelmError,
+    containers,
+    dagster_instance,
+    find,
+    lint,
+    named,
+    one,
+    pod_spec,
+    render,
+    settings_env,
+    workloads,
+)
+
+pytestmark = pytest.mark.unit
+
+CHART_VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+PLATFORM_IMAGE_REPOS = {"orderbook-platform", "registry.example/orderbook-platform"}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _image_of(values: dict[str, Any]) -> str:
+    image = _merge(CHART_VALUES["image"], values.get("image", {}))
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    return f"{image['repository']}:{image['tag'] or chart['appVersion']}"
+
+
+def _platform_containers(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        c
+        for w in workloads(manifests)
+        for c in containers(w)
+        if c["image"].rpartition(":")[0] in PLATFORM_IMAGE_REPOS
+    ]
+
+
+def _service_for(manifests: list[dict[str, Any]], host: str) -> dict[str, Any] | None:
+    """The rendered Service a `<name>.<namespace>.svc` host name resolves to."""
+    name, _, rest = host.partition(".")
+    if rest != f"{NAMESPACE}.svc":
+        return None
+    return named(manifests, "Service", name)
+
+
+def _selects(service: dict[str, Any], workload: dict[str, Any]) -> bool:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    return all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+
+
+# ---------------------------------------------------------------- helm itself
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_chart_lints_strictly(scenario: str) -> None:
+    assert "0 chart(s) failed" in lint(SCENARIOS[scenario])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_rendered_manifest_is_valid_kubernetes(scenario: str) -> None:
+    manifests = render(SCENARIOS[scenario])
+    assert len(manifests) > 10
+    for manifest in manifests:
+        # strict: an unknown field (a typo, a misplaced key) is an error too
+        kubernetes_validate.validate(manifest, KUBE_VERSION, strict=True)
+
+
+def test_values_schema_rejects_an_unknown_key() -> None:
+    with pytest.raises(HelmError, match="replica"):
+        render({"engine": {"replica": 2}})
+    with pytest.raises(HelmError, match="bootstrap_server"):
+        render({"config": {"kafka": {"bootstrap_server": "typo:9092"}}})
+
+
+def test_values_schema_config_is_exactly_what_the_platform_reads() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    config = schema["properties"]["config"]["properties"]
+    in_schema = set()
+    for section, spec in config.items():
+        if "properties" in spec:
+            in_schema |= {f"OB__{section}__{key}".upper() for key in spec["properties"]}
+        else:
+            in_schema.add(f"OB__{section}".upper())
+    # A setting the platform gains (or loses) must be offered (or dropped) here too.
+    assert in_schema == accepted_env_names()
+
+
+# ---------------------------------------------------------------- settings as OB__ variables
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_ob_variable_is_one_the_platform_accepts(scenario: str) -> None:
+    manifests = render(SCENARIOS[scenario])
+    names = set(settings_env(manifests))
+    for container in _platform_containers(manifests):
+        names |= {e["name"] for e in container.get("env", []) if e["name"].startswith("OB__")}
+    assert names, "no OB__ variables rendered"
+    assert names <= accepted_env_names(), names - accepted_env_names()
+
+
+def test_settings_secrets_go_to_the_secret_not_the_configmap() -> None:
+    manifests = render(DEFAULT)
+    config_map = one(manifests, "ConfigMap", "config")
+    secret = one(manifests, "Secret", "config")
+    assert "OB__S3__SECRET_KEY" in secret["stringData"]
+    assert not set(config_map["data"]) & set(secret["stringData"])
+    assert "OB__S3__SECRET_KEY" not in config_map["data"]
+
+
+@pytest.mark.parametrize("scenario", ["default", "external"])
+def test_rendered_settings_load_into_the_settings_classes(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.settings import EngineSettings
+    from orderbook_platform.config import Settings
+    from traders.settings import PoolSettings
+
+    values = _merge(CHART_VALUES, SCENARIOS[scenario])
+    env = settings_env(render(SCENARIOS[scenario]))
+    monkeypatch.delenv("OB_CONFIG", raising=False)
+    for name in accepted_env_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    settings = Settings()
+    assert settings.kafka.bootstrap_servers == env["OB__KAFKA__BOOTSTRAP_SERVERS"]
+    assert settings.kafka.security_protocol == values["config"]["kafka"]["security_protocol"]
+    assert settings.s3.endpoint_url == env["OB__S3__ENDPOINT_URL"]
+    assert settings.s3.bucket == values["config"]["s3"]["bucket"]
+    assert settings.topics.partitions == values["config"]["topics"]["partitions"]
+    assert EngineSettings().duplicate_id_window == values["config"]["engine"]["duplicate_id_window"]
+    pool = PoolSettings()
+    assert pool.symbols == values["config"]["traders"]["symbols"]
+    assert pool.mix == pytest.approx(values["config"]["traders"]["mix"])
+    assert pool.traders == values["config"]["traders"]["traders"]
+    assert env["OB__LAKE__ROOT"] == f"s3://{values['config']['s3']['bucket']}/lake"
+
+
+def test_a_settings_change_rolls_the_pods_that_read_them() -> None:
+    def checksums(values: dict[str, Any]) -> dict[str, str]:
+        return {
+            w["metadata"]["name"]: w["spec"]["template"]["metadata"]["annotations"][
+                "checksum/config"
+            ]
+            for w in workloads(render(values))
+            if "checksum/config" in w["spec"]["template"]["metadata"].get("annotations", {})
+        }
+
+    before = checksums(DEFAULT)
+    after = checksums({"config": {"engine": {"duplicate_id_window": 100_000}}})
+    assert {"ob-orderbook-platform-engine", "ob-orderbook-platform-traders"} <= set(before)
+    assert all(before[name] != after[name] for name in before)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_referenced_configmap_and_secret_exists(scenario: str) -> None:
+    values = _merge(CHART_VALUES, SCENARIOS[scenario])
+    manifests = render(SCENARIOS[scenario])
+    external_secrets = {
+        values["existingConfigSecret"],
+        values["dagster"]["postgresql"]["existingSecret"],
+    } - {""}
+    for workload in workloads(manifests):
+        spec = pod_spec(workload)
+        refs = [
+            ("ConfigMap", v["configMap"]["name"])
+            for v in spec.get("volumes", [])
+            if "configMap" in v
+        ]
+        for container in containers(workload):
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    refs.append(("ConfigMap", source["configMapRef"]["name"]))
+                if "secretRef" in source:
+                    refs.append(("Secret", source["secretRef"]["name"]))
+            for var in container.get("env", []):
+                ref = var.get("valueFrom", {})
+                if "configMapKeyRef" in ref:
+                    refs.append(("ConfigMap", ref["configMapKeyRef"]["name"]))
+                if "secretKeyRef" in ref:
+                    refs.append(("Secret", ref["secretKeyRef"]["name"]))
+        for kind, name in refs:
+            assert named(manifests, kind, name) or (
+                kind == "Secret" and name in external_secrets
+            ), f"{workload['metadata']['name']} refers to a missing {kind} {name}"
+
+
+# ---------------------------------------------------------------- Kafka, MinIO, Postgres
+
+
+def test_bootstrap_servers_point_at_the_rendered_kafka_service() -> None:
+    manifests = render(DEFAULT)
+    host, _, port = settings_env(manifests)["OB__KAFKA__BOOTSTRAP_SERVERS"].rpartition(":")
+    service = _service_for(manifests, host)
+    assert service is not None, f"{host} is not a Service of the chart"
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
+    broker = one(manifests, "StatefulSet", "kafka")
+    assert _selects(service, broker)
+    env = {e["name"]: e.get("value") for e in pod_spec(broker)["containers"][0]["env"]}
+    # Clients are told to reconnect where they bootstrapped.
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{host}:{port}"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_s3_endpoint_points_at_the_rendered_minio_service() -> None:
+    manifests = render(DEFAULT)
+    endpoint = settings_env(manifests)["OB__S3__ENDPOINT_URL"]
+    host, _, port = endpoint.removeprefix("http://").rpartition(":")
+    service = _service_for(manifests, host)
+    assert service is not None and _selects(service, one(manifests, "StatefulSet", "minio"))
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
+
+
+def test_external_mode_renders_no_broker_store_or_database() -> None:
+    manifests = render(EXTERNAL)
+    for component in ("kafka", "minio", "postgresql"):
+        assert not find(manifests, "StatefulSet", component)
+        assert not find(manifests, "Service", component)
+    env = settings_env(manifests)
+    assert env["OB__KAFKA__BOOTSTRAP_SERVERS"] == EXTERNAL["config"]["kafka"]["bootstrap_servers"]
+    assert env["OB__KAFKA__SASL_PASSWORD"] == "kafka-password"
+    assert env["OB__S3__ENDPOINT_URL"] == EXTERNAL["config"]["s3"]["endpoint_url"]
+    storage = dagster_instance(manifests)["storage"]["postgres"]["postgres_db"]
+    assert storage["hostname"] == EXTERNAL["dagster"]["postgresql"]["host"]
+    launcher = dagster_instance(manifests)["run_launcher"]["config"]
+    assert launcher["postgres_password_secret"] == "dagster-db-password"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"kafka": {"enabled": False}}, "config.kafka.bootstrap_servers"),
+        ({"minio": {"enabled": False}}, "config.s3.endpoint_url"),
+        ({"dagster": {"postgresql": {"enabled": False}}}, "dagster.postgresql.host"),
+    ],
+)
+def test_turning_a_service_off_without_its_endpoint_is_refused(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(HelmError, match=re.escape(message)):
+        render(values)
+
+
+# ---------------------------------------------------------------- the topics job
+
+
+def test_topics_are_applied_by_a_post_install_and_post_upgrade_hook() -> None:
+    manifests = render(DEFAULT)
+    job = one(manifests, "Job", "topics")
+    hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
+    assert {"post-install", "post-upgrade"} <= hooks
+    assert pod_spec(job)["containers"][0]["command"] == ["orderbook", "topics", "apply"]
+    # MinIO starts empty: the hook creates the lake's bucket first.
+    assert [c["name"] for c in pod_spec(job)["initContainers"]] == ["bucket"]
+    assert "initContainers" not in pod_spec(one(render(EXTERNAL), "Job", "topics"))
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@pytest.mark.parametrize("scenario", ["default", "scaled"])
+def test_engine_replicas_have_stable_ids_in_one_consumer_group(scenario: str) -> None:
+    values = _merge(CHART_VALUES, SCENARIOS[scenario])
+    engine = one(render(SCENARIOS[scenario]), "StatefulSet", "engine")
+    assert engine["spec"]["replicas"] == values["engine"]["replicas"]
+    container = pod_spec(engine)["containers"][0]
+    command = container["command"]
+    assert command[:3] == ["orderbook", "engine", "run"]
+    options = dict(zip(command[3::2], command[4::2], strict=True))
+    # The pod name: stable per replica, unique within the StatefulSet.
+    assert options["--instance-id"] == "$(POD_NAME)"
+    pod_name = next(e for e in container["env"] if e["name"] == "POD_NAME")
+    assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert options["--group"] == values["engine"]["group"]
+
+
+def test_more_engine_replicas_than_partitions_is_refused() -> None:
+    with pytest.raises(HelmError, match=re.escape("exceeds config.topics.partitions")):
+        render({"engine": {"replicas": 4}})
+
+
+def test_engine_stops_gracefully_and_waits_for_its_topics() -> None:
+    engine = one(render(DEFAULT), "StatefulSet", "engine")
+    assert pod_spec(engine)["terminationGracePeriodSeconds"] >= 30
+    init = pod_spec(engine)["initContainers"]
+    assert [c["command"] for c in init] == [["orderbook", "topics", "apply"]]
+
+
+def test_engine_probes_reach_its_health_endpoints_where_it_binds_them() -> None:
+    from engine.service_config import ServiceConfig
+
+    engine = one(render(DEFAULT), "StatefulSet", "engine")
+    container = pod_spec(engine)["containers"][0]
+    command = container["command"]
+    port = int(command[command.index("--metrics-port") + 1])
+    base = f"http://{ServiceConfig().metrics_host}:{port}"
+    assert f'"{base}/healthz"' in container["livenessProbe"]["exec"]["command"][-1]
+    assert f'"{base}/readyz"' in container["readinessProbe"]["exec"]["command"][-1]
+
+
+def test_prometheus_scrapes_the_engine_metrics_through_the_pod_network() -> None:
+    engine = one(render(DEFAULT), "StatefulSet", "engine")
+    annotations = engine["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    command = pod_spec(engine)["containers"][0]["command"]
+    metrics_port = int(command[command.index("--metrics-port") + 1])
+    proxy = next(c for c in pod_spec(engine)["containers"] if c["name"] == "metrics-proxy")
+    scraped = int(annotations["prometheus.io/port"])
+    assert scraped in {p["containerPort"] for p in proxy["ports"]}
+    assert proxy["command"] == [
+        "socat",
+        f"TCP-LISTEN:{scraped},fork,reuseaddr",
+        f"TCP:127.0.0.1:{metrics_port}",
+    ]
+
+
+# ---------------------------------------------------------------- commands in the image
+
+
+def _console_scripts() -> set[str]:
+    return {ep.name for ep in entry_points(group="console_scripts")}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_platform_command_is_an_installed_console_script(scenario: str) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    allowed = _console_scripts() | {"python"}
+    for container in _platform_containers(render(SCENARIOS[scenario])):
+        program = container["command"][0]
+        if program == "socat":  # apt-installed in the image's runtime stage
+            assert "socat" in (ROOT / "docker" / "platform.Dockerfile").read_text()
+            continue
+        assert program in allowed, f"{container['name']}: {program} is not installed"
+        if program == "orderbook":
+            assert "orderbook" in project["project"]["scripts"]
+
+
+def test_orderbook_commands_and_options_of_the_chart_exist() -> None:
+    from typer.testing import CliRunner
+
+    from orderbook_platform.cli.main import app
+
+    runner = CliRunner()
+    commands = {
+        tuple(c["command"])
+        for c in _platform_containers(render(SCENARIOS["scaled"]))
+        if c["command"][0] == "orderbook"
+    }
+    assert {cmd[:3] for cmd in commands} >= {
+        ("orderbook", "engine", "run"),
+        ("orderbook", "traders", "run"),
+        ("orderbook", "topics", "apply"),
+    }
+    for command in commands:
+        words = [w for w in command[1:] if not w.startswith("-")]
+        path = words[: 2 if len(words) >= 2 else 1]
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (command, result.output)
+        for option in (w for w in command if w.startswith("--")):
+            assert option in result.output, f"{' '.join(path)} has no {option}"
+
+
+# ---------------------------------------------------------------- Dagster
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_runs_are_launched_as_kubernetes_jobs_with_the_platform_image(scenario: str) -> None:
+    values = SCENARIOS[scenario]
+    manifests = render(values)
+    instance = dagster_instance(manifests)
+    launcher = instance["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
+    config = launcher["config"]
+    assert config["job_image"] == _image_of(values)
+    code = one(manifests, "Deployment", "dagster-code")
+    assert pod_spec(code)["containers"][0]["image"] == config["job_image"]
+    code_env = {e["name"]: e.get("value") for e in pod_spec(code)["containers"][0]["env"]}
+    assert code_env["DAGSTER_CURRENT_IMAGE"] == config["job_image"]
+    assert config["job_namespace"] == NAMESPACE
+    # The run pods mount this very ConfigMap as their dagster.yaml ...
+    instance_map = named(manifests, "ConfigMap", config["instance_config_map"])
+    assert instance_map is not None and "dagster.yaml" in instance_map["data"]
+    # ... and get the platform settings the engine and traders get.
+    engine = one(manifests, "StatefulSet", "engine")
+    engine_sources = pod_spec(engine)["containers"][0]["envFrom"]
+    assert config["env_config_maps"] == [
+        s["configMapRef"]["name"] for s in engine_sources if "configMapRef" in s
+    ]
+    assert config["env_secrets"] == [
+        s["secretRef"]["name"] for s in engine_sources if "secretRef" in s
+    ]
+
+
+def test_run_launcher_service_account_may_manage_jobs_and_read_pod_logs() -> None:
+    manifests = render(DEFAULT)
+    account = dagster_instance(manifests)["run_launcher"]["config"]["service_account_name"]
+    assert named(manifests, "ServiceAccount", account)
+    bindings = [
+        b
+        for b in find(manifests, "RoleBinding")
+        if {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE} in b["subjects"]
+    ]
+    assert len(bindings) == 1
+    role = named(manifests, "Role", bindings[0]["roleRef"]["name"])
+    assert role is not None
+
+    def allowed(group: str, resource: str, verb: str) -> bool:
+        return any(
+            group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
+            for rule in role["rules"]
+        )
+
+    for verb in ("create", "get", "list", "watch", "delete"):
+        assert allowed("batch", "jobs", verb), verb
+    for resource in ("pods", "pods/log"):
+        assert allowed("", resource, "get") and allowed("", resource, "list")
+    for component in ("dagster-webserver", "dagster-daemon"):
+        assert pod_spec(one(manifests, "Deployment", component))["serviceAccountName"] == account
+
+
+@pytest.mark.parametrize("scenario", ["default", "external"])
+def test_instance_config_is_valid_for_this_dagster(scenario: str, tmp_path) -> None:
+    from dagster._config import validate_config
+    from dagster._core.instance.config import dagster_instance_config
+    from dagster._serdes import class_from_code_pointer
+    from dagster_postgres import DagsterPostgresStorage
+
+    instance = dagster_instance(render(SCENARIOS[scenario]))
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    dagster_instance_config(str(tmp_path))  # raises on an invalid instance file
+    for key in ("run_launcher", "run_coordinator"):
+        section = instance[key]
+        configurable = class_from_code_pointer(section["module"], section["class"])
+        result = validate_config(configurable.config_type(), section.get("config", {}))
+        assert result.success, (key, [e.message for e in result.errors])
+    storage = validate_config(DagsterPostgresStorage.config_type(), instance["storage"]["postgres"])
+    assert storage.success, [e.message for e in storage.errors]
+
+
+def test_postgres_password_reaches_every_dagster_process_the_same_way() -> None:
+    manifests = render(DEFAULT)
+    instance = dagster_instance(manifests)
+    assert instance["storage"]["postgres"]["postgres_db"]["password"] == {
+        "env": "DAGSTER_PG_PASSWORD"
+    }
+    secret_name = instance["run_launcher"]["config"]["postgres_password_secret"]
+    # dagster-k8s reads this key for the run pods; the chart uses it everywhere else.
+    secret = named(manifests, "Secret", secret_name)
+    assert secret is not None and "postgresql-password" in secret["stringData"]
+    for component in ("dagster-webserver", "dagster-daemon"):
+        env = pod_spec(one(manifests, "Deployment", component))["containers"][0]["env"]
+        password = next(e for e in env if e["name"] == "DAGSTER_PG_PASSWORD")
+        assert password["valueFrom"]["secretKeyRef"] == {
+            "name": secret_name,
+            "key": "postgresql-password",
+        }
+    database = one(manifests, "StatefulSet", "postgresql")
+    db_env = next(
+        e for e in pod_spec(database)["containers"][0]["env"] if e["name"] == "POSTGRES_PASSWORD"
+    )
+    assert db_env["valueFrom"]["secretKeyRef"]["name"] == secret_name
+
+
+def test_workspace_loads_the_repository_code_location_from_the_grpc_server() -> None:
+    manifests = render(DEFAULT)
+    workspace_map = next(
+        m for m in find(manifests, "ConfigMap", "dagster") if "workspace.yaml" in m["data"]
+    )
+    (entry,) = yaml.safe_load(workspace_map["data"]["workspace.yaml"])["load_from"]
+    server = entry["grpc_server"]
+    local = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+    assert server["location_name"] == local["location_name"]
+    service = _service_for(manifests, server["host"])
+    code = one(manifests, "Deployment", "dagster-code")
+    assert service is not None and _selects(service, code)
+    assert server["port"] in {p["port"] for p in service["spec"]["ports"]}
+    command = pod_spec(code)["containers"][0]["command"]
+    assert command[:3] == ["dagster", "api", "grpc"]
+    options = dict(zip(command[3::2], command[4::2], strict=True))
+    assert options["--module-name"] == local["module_name"]
+    assert options["--attribute"] == local["attribute"]
+    assert int(options["--port"]) == server["port"]
+    assert {"OB__S3__ACCESS_KEY", "OB__ALERTS__WEBHOOK_URL"} <= dagster_env_names()
+    assert settings_env_names()  # the code server reads both kinds through envFrom
