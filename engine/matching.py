@@ -166,19 +166,21 @@ class Matcher:
                 return self._reject(book, order, lots)
             quantity = lots
         ticks = 0
-        price_out: float | None = None
+        # Any: a float or None, passed through to the messages as the object it is.
+        price_out: Any = None
         if is_limit:
             price: object = fields[_PRICE]
-            # The memo holds only prices already validated as on tick.
-            known = book.tick.tick_memo.get(price) if type(price) is float else None
-            if known is None:
-                checked = limit_ticks(book.tick, price)
+            tick = book.tick
+            exact = tick.exact_ticks(price) if type(price) is float else 0
+            if exact:
+                ticks = exact
+                price_out = price  # equal to tick.to_price(exact), so the same bytes out
+            else:
+                checked = limit_ticks(tick, price)
                 if isinstance(checked, str):
                     return self._reject(book, order, checked)
                 ticks = checked
-                price_out = book.tick.to_price(ticks)
-            else:
-                ticks, price_out = known
+                price_out = tick.to_price(ticks)
         post_only: bool = fields[_POST_ONLY]
         if post_only and not is_limit:
             return self._reject(book, order, ev.POST_ONLY_MARKET)

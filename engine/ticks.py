@@ -48,7 +48,16 @@ class TickSize:
     nothing but speed.
     """
 
-    __slots__ = ("price_memo", "scale", "text", "tick", "tick_memo", "units")
+    __slots__ = (
+        "exact_limit",
+        "price_memo",
+        "scale",
+        "scale_float",
+        "text",
+        "tick",
+        "tick_memo",
+        "units",
+    )
 
     def __init__(self, tick_size: str | float | int | Decimal) -> None:
         try:
@@ -61,11 +70,13 @@ class TickSize:
         _, digits, exponent = exact.as_tuple()
         assert isinstance(exponent, int)  # finite decimals have an integer exponent
         mantissa = int("".join(map(str, digits)))
-        if exponent >= 0:
-            self.units, self.scale = mantissa * 10**exponent, 1
-        else:
-            self.units, self.scale = mantissa, 10**-exponent
+        # Typed, so that compiled code does native integer arithmetic on them.
+        self.units: int = mantissa * 10**exponent if exponent >= 0 else mantissa
+        self.scale: int = 1 if exponent >= 0 else 10**-exponent
         self.tick = float(exact)
+        self.scale_float: float = float(self.scale)
+        # exact_ticks: below this, n * units is exact as a float (< 2**53).
+        self.exact_limit: int = min(MAX_PRICE_TICKS, 2**53 // self.units)
         # Canonical text, e.g. "0.01" or "5"; snapshots record it to catch a config change.
         self.text = format(exact, "f")
         self.tick_memo: dict[float, tuple[int, float]] = {}
@@ -80,6 +91,25 @@ class TickSize:
         if -tolerance <= error <= tolerance:
             return n
         return None
+
+    def exact_ticks(self, price: float) -> int:
+        """The ticks of `price` if it is exactly the float of an on-tick decimal, else 0.
+
+        A shortcut for the common case, never a different rule: the float of an
+        on-tick decimal (what a JSON parser gives for "100.25") is `n * units / scale`
+        correctly rounded, which is what `to_price(n)` returns, and `price / tick` is
+        then within a few ulps of `n`, far inside the tolerance of `to_ticks` and
+        validation.limit_ticks, so they accept it with the same `n`. Anything else
+        (off tick, near tick, out of range, NaN) gets 0 and takes the exact path.
+        Compiled, this is native float arithmetic: no hashing, no memo lookup.
+        """
+        x = price / self.tick
+        if not 0.5 <= x < MAX_PRICE_TICKS:
+            return 0
+        n = int(x + 0.5)
+        if n < self.exact_limit and float(n * self.units) / self.scale_float == price:
+            return n
+        return 0
 
     def to_price(self, ticks: int) -> float:
         """The decimal price of `ticks`, as the float nearest to the exact decimal."""

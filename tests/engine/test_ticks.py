@@ -1,3 +1,5 @@
+import math
+import random
 from decimal import Decimal
 
 import pytest
@@ -97,3 +99,26 @@ def test_memoised_conversions_agree_with_fresh_ones() -> None:
     tick.price_memo.clear()
     assert first == [10025, OFF_TICK_PRICE, 10025]
     assert tick.to_price(10025) == tick.to_price(10025) == 100.25
+
+
+@pytest.mark.parametrize("text", ["0.01", "0.25", "0.05", "0.001", "1", "5", "0.5"])
+def test_exact_ticks_is_a_shortcut_that_never_disagrees_with_the_tolerance_rule(text: str) -> None:
+    rng = random.Random(text)
+    tick = TickSize(text)
+    exact = Decimal(tick.text)
+    shortcut_taken = 0
+    for _ in range(20_000):
+        n = rng.choice((rng.randint(1, 10**4), rng.randint(1, 10**9), rng.randint(10**11, 10**12)))
+        on_tick = float(exact * n)  # what a JSON parser reads for the decimal
+        near = math.nextafter(on_tick, math.inf if rng.random() < 0.5 else -math.inf)
+        off = on_tick + float(exact) * rng.choice((0.5, 0.3, 1e-6))
+        for price in (on_tick, near, off):
+            fast = tick.exact_ticks(price)
+            if fast:
+                assert fast == tick.to_ticks(price) == limit_ticks(TickSize(text), price)
+                assert tick.to_price(fast) == price
+        if n < MAX_PRICE_TICKS:
+            shortcut_taken += tick.exact_ticks(on_tick) == n
+    assert shortcut_taken > 19_000  # the common case really takes the shortcut
+    for price in (0.0, -float(exact), math.nan, math.inf, float(exact) * MAX_PRICE_TICKS):
+        assert tick.exact_ticks(price) == 0
