@@ -275,6 +275,9 @@ def test_the_service_produces_contracts_encode_bytes() -> None:
     producer = _Producer()
     service._producer = producer  # type: ignore[assignment]
     streams = {partition: random_stream(20 + partition, 3000) for partition in (0, 1)}
+    for orders in streams.values():  # rejects without a symbol: no symbol, key b""
+        for index in range(0, len(orders), 300):
+            orders[index] = msgspec.structs.replace(orders[index], symbol="")
     for partition in streams:
         service._partitions[partition] = PartitionState(Matcher(EngineConfig()), 0)
     records = [
@@ -295,6 +298,7 @@ def test_the_service_produces_contracts_encode_bytes() -> None:
                 (topic_of(message), encode(message), key_of(message).encode(), record.partition())
             )
     assert sum(topic == BOOK for topic, *_ in expected) > 1000
+    assert sum(key == b"" for _, _, key, _ in expected) == 20
     assert producer.sent == expected
 
 
