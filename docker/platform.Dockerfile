@@ -58,11 +58,10 @@ RUN OB__STACK__JARS_DIR=/opt/orderbook/jars .venv/bin/orderbook stack fetch
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
-# A JRE for PySpark (Spark 4 needs Java 17+); socat relays the engine's loopback-only
-# /metrics and /healthz to the pod network (see helm/orderbook-platform, engine).
+# A JRE for PySpark (Spark 4 needs Java 17+).
 RUN mkdir -p /usr/share/man/man1 \
  && apt-get update \
- && apt-get install -y --no-install-recommends openjdk-17-jre-headless socat \
+ && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --create-home --home-dir /home/orderbook orderbook \
  && mkdir -p /opt/dagster/dagster_home \

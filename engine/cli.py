@@ -163,6 +163,13 @@ def run_command(
     metrics_port: Annotated[
         int, typer.Option(help="Port of /metrics and /healthz; 0 picks a free one (logged).")
     ] = 9464,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            help="Address to bind /metrics and /healthz to (IP or host name); "
+            "0.0.0.0 for every interface, e.g. on Kubernetes."
+        ),
+    ] = "127.0.0.1",
     max_idle_seconds: Annotated[
         float | None, typer.Option(help="Exit 0 after this many seconds without input.")
     ] = None,
@@ -176,7 +183,7 @@ def run_command(
     service_cli.run(
         ctx, instance_id=instance_id, group=group, batch_size=batch_size,
         snapshot_every=snapshot_every, snapshot_seconds=snapshot_seconds,
-        metrics_port=metrics_port, max_idle_seconds=max_idle_seconds,
+        metrics_port=metrics_port, metrics_host=metrics_host, max_idle_seconds=max_idle_seconds,
         session_timeout_ms=session_timeout_ms,
     )  # fmt: skip
 

@@ -31,6 +31,7 @@ def run(
     snapshot_every: int,
     snapshot_seconds: float,
     metrics_port: int,
+    metrics_host: str,
     max_idle_seconds: float | None,
     session_timeout_ms: int,
 ) -> None:
@@ -45,6 +46,7 @@ def run(
         snapshot_every=snapshot_every,
         snapshot_seconds=snapshot_seconds,
         metrics_port=metrics_port,
+        metrics_host=metrics_host,
         max_idle_seconds=max_idle_seconds,
         session_timeout_ms=session_timeout_ms,
     )

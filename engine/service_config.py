@@ -6,6 +6,7 @@ changes how orders match; it changes only how the service talks to Kafka.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ DEFAULT_GROUP = "orderbook-engine"
 
 # transactional.id and group.instance.id are built from these; Kafka allows only this set.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+# One label of an RFC 1123 host name: letters, digits and inner hyphens, 1-63 characters.
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 class ServiceConfigError(PlatformError):
@@ -38,6 +41,9 @@ class ServiceConfig:
     - `snapshot_every` / `snapshot_seconds`: snapshot a partition's books once this many
       of its orders or seconds have passed since its last round (whichever comes first).
     - `metrics_port`: HTTP port of /metrics and /healthz; 0 picks a free one (logged).
+    - `metrics_host`: the address that port is bound to: an IPv4 or IPv6 literal or a
+      host name. Loopback by default, so a laptop run does not expose it; `0.0.0.0`
+      (or `::`) on Kubernetes, where the kubelet and Prometheus come over the pod IP.
     - `max_idle_seconds`: exit 0 after this long without input (None: run until signalled).
     - `session_timeout_ms`: how long a dead replica keeps its partitions.
     - `transaction_timeout_ms`: how long the broker keeps a dead replica's open
@@ -73,6 +79,10 @@ class ServiceConfig:
             raise ServiceConfigError(f"--snapshot-seconds must be > 0, got {self.snapshot_seconds}")
         if not 0 <= self.metrics_port <= 65535:
             raise ServiceConfigError(f"--metrics-port must be 0..65535, got {self.metrics_port}")
+        if not _is_bind_host(self.metrics_host):
+            raise ServiceConfigError(
+                f"--metrics-host must be an IP address or a host name, got {self.metrics_host!r}"
+            )
         if self.max_idle_seconds is not None and self.max_idle_seconds <= 0:
             raise ServiceConfigError(f"--max-idle-seconds must be > 0, got {self.max_idle_seconds}")
         if self.session_timeout_ms < 1000:
@@ -83,3 +93,22 @@ class ServiceConfig:
     @property
     def transactional_id(self) -> str:
         return f"{self.group}-{self.instance_id}"
+
+
+def _is_bind_host(text: str) -> bool:
+    """An IP address literal or an RFC 1123 host name (whether it is local shows at bind)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return True
+    name = text.removesuffix(".")
+    labels = name.split(".")
+    # An all-digit last label is a malformed address ("127.1", "1.2.3.256"), which the
+    # resolver would otherwise read as some other address.
+    return (
+        0 < len(name) <= 253
+        and all(_HOST_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    )

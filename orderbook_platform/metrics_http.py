@@ -9,11 +9,18 @@
 It runs on a daemon thread and never logs a request: scrapes every few seconds would
 drown the process's own output. Used by the engine service (`engine/telemetry.py`) and
 the live trader pool (`traders/metrics.py`).
+
+The host is an IPv4 literal, an IPv6 literal (`::` listens on both families where the
+system allows it) or a host name (its IPv4 address). A host or port that cannot be bound
+(not an address of this machine, already in use) is a `MetricsBindError`: a user error,
+one line from the CLI.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +28,19 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from orderbook_platform.errors import PlatformError
+
 HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
 
 _NOT_FOUND = b'{"error": "not found"}'
+
+
+class MetricsBindError(PlatformError):
+    """The metrics server could not listen on the host and port it was given."""
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class MetricsServer:
@@ -37,7 +54,13 @@ class MetricsServer:
         port: int,
         thread_name: str = "metrics-http",
     ) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler_for(render, dict(health)))
+        server_class = _IPv6Server if _is_ipv6(host) else ThreadingHTTPServer
+        try:
+            self._server = server_class((host, port), _handler_for(render, dict(health)))
+        except OSError as exc:  # socket.gaierror included: a name that does not resolve
+            raise MetricsBindError(
+                f"cannot serve /metrics on {host} port {port}: {exc.strerror or exc}"
+            ) from None
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=thread_name, daemon=True
@@ -54,6 +77,13 @@ class MetricsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
 
 
 def _handler_for(

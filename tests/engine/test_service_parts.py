@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -17,6 +19,7 @@ from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, MAX_ORDER_BYTES, dead_let
 from engine.service_config import ServiceConfig, ServiceConfigError
 from engine.telemetry import RUNNING, STOPPING, Health, JsonFormatter, Metrics, TelemetryServer
 from orderbook_platform.contracts import ContractError, encode
+from orderbook_platform.metrics_http import MetricsBindError
 
 pytestmark = pytest.mark.unit
 
@@ -34,6 +37,15 @@ def test_transactional_id_is_stable_per_group_and_instance():
         ({"batch_size": 0}, "--batch-size"),
         ({"snapshot_every": 0}, "--snapshot-every"),
         ({"metrics_port": 70000}, "--metrics-port"),
+        ({"metrics_host": ""}, "--metrics-host"),
+        ({"metrics_host": "0.0.0.0:9464"}, "--metrics-host"),
+        ({"metrics_host": "http://0.0.0.0"}, "--metrics-host"),
+        ({"metrics_host": "[::]"}, "--metrics-host"),
+        ({"metrics_host": "not a host"}, "--metrics-host"),
+        ({"metrics_host": "127.1"}, "--metrics-host"),
+        ({"metrics_host": "10.0.0.256"}, "--metrics-host"),
+        ({"metrics_host": "-engine"}, "--metrics-host"),
+        ({"metrics_host": "a" * 64 + ".svc"}, "--metrics-host"),
         ({"max_idle_seconds": 0}, "--max-idle-seconds"),
     ],
 )
@@ -42,13 +54,72 @@ def test_bad_service_options_are_user_errors(options, message):
         ServiceConfig(**options)
 
 
-def test_engine_run_with_a_bad_option_prints_one_line_and_fails():
-    completed = subprocess.run(
-        [sys.executable, "-m", "orderbook_platform.cli.main", "engine", "run", "--batch-size", "0"],
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "engine-0.engine.trading.svc."]
+)
+def test_metrics_host_takes_ip_literals_and_host_names(host):
+    assert ServiceConfig(metrics_host=host).metrics_host == host
+
+
+def _engine_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orderbook_platform.cli.main", "engine", "run", *args],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
+
+
+def test_engine_run_with_a_bad_option_prints_one_line_and_fails():
+    completed = _engine_run("--batch-size", "0")
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == ["error: --batch-size must be >= 1, got 0"]
+
+
+def test_engine_run_with_a_bad_metrics_host_prints_one_line_and_fails():
+    completed = _engine_run("--metrics-host", "0.0.0.0:9464")
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        "error: --metrics-host must be an IP address or a host name, got '0.0.0.0:9464'"
+    ]
+
+
+def test_engine_run_that_cannot_bind_its_metrics_port_prints_one_line_and_fails():
+    # Fails before any Kafka connection: the telemetry server starts first.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        completed = _engine_run("--metrics-host", "127.0.0.1", "--metrics-port", str(port))
+    assert completed.returncode == 1
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith(f"error: cannot serve /metrics on 127.0.0.1 port {port}: ")
+
+
+def _configs_built_by_engine_run(monkeypatch, *args: str) -> list[ServiceConfig]:
+    """`orderbook engine run ARGS` in process, with the service replaced by a recorder."""
+    from typer.testing import CliRunner
+
+    import engine.service
+    import engine.telemetry
+    from orderbook_platform.cli.main import app
+
+    built: list[ServiceConfig] = []
+    monkeypatch.setattr(engine.service, "run_service", lambda _s, config: built.append(config))
+    monkeypatch.setattr(engine.telemetry, "configure_logging", lambda: None)
+    result = CliRunner().invoke(app, ["engine", "run", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return built
+
+
+def test_engine_run_passes_metrics_host_to_the_service(monkeypatch):
+    (config,) = _configs_built_by_engine_run(monkeypatch, "--metrics-host", "0.0.0.0")
+    assert config.metrics_host == "0.0.0.0"
+
+
+def test_engine_run_binds_metrics_to_loopback_by_default(monkeypatch):
+    (config,) = _configs_built_by_engine_run(monkeypatch)
+    assert config.metrics_host == "127.0.0.1"
+    assert config == ServiceConfig(metrics_host=config.metrics_host)
 
 
 def test_intake_refuses_tombstones_garbage_and_oversized_records():
@@ -124,3 +195,57 @@ def test_health_and_metrics_endpoints_follow_the_service_state():
         assert _get(server.port, "/healthz")[0] == 503
     finally:
         server.stop()
+
+
+def _connects(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on host:port (refused: False)."""
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return True
+    except ConnectionRefusedError:
+        return False
+
+
+# Every 127.0.0.0/8 address is this machine's loopback (Linux), so 127.0.0.2 tells a server
+# bound to every interface from one bound to 127.0.0.1 only, without a second interface.
+
+
+def test_telemetry_bound_to_every_interface_answers_on_any_local_address():
+    server = TelemetryServer(Metrics(), Health("0", "grp"), "0.0.0.0", 0).start()
+    try:
+        assert _get(server.port, "/healthz")[0] == 200
+        assert _connects("127.0.0.2", server.port)
+    finally:
+        server.stop()
+
+
+def test_telemetry_on_the_default_host_answers_on_loopback_only():
+    server = TelemetryServer(Metrics(), Health("0", "grp"), ServiceConfig().metrics_host, 0)
+    server.start()
+    try:
+        assert _get(server.port, "/healthz")[0] == 200
+        assert not _connects("127.0.0.2", server.port)
+    finally:
+        server.stop()
+
+
+def test_telemetry_binds_an_ipv6_host():
+    server = TelemetryServer(Metrics(), Health("0", "grp"), "::1", 0).start()
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{server.port}/healthz", timeout=5) as response:
+            assert response.status == 200
+        assert not _connects("127.0.0.1", server.port)
+    finally:
+        server.stop()
+
+
+def test_telemetry_that_cannot_bind_is_a_user_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        message = f"cannot serve /metrics on 127.0.0.1 port {port}: "
+        with pytest.raises(MetricsBindError, match=re.escape(message)):
+            TelemetryServer(Metrics(), Health("0", "grp"), "127.0.0.1", port)
+    with pytest.raises(MetricsBindError, match=re.escape("on 192.0.2.1 port 0")):  # TEST-NET-1
+        TelemetryServer(Metrics(), Health("0", "grp"), "192.0.2.1", 0)

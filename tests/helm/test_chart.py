@@ -3,6 +3,7 @@ Kubernetes schemas, and read for the properties the platform depends on."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import tomllib
@@ -13,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from engine.service_config import ServiceConfig
 from tests.helm.accepted import accepted_env_names, dagster_env_names, settings_env_names
 from tests.helm.chart import (
     CHART,
@@ -319,33 +321,93 @@ def test_engine_stops_gracefully_and_waits_for_its_topics() -> None:
     assert [c["command"] for c in init] == [["orderbook", "topics", "apply"]]
 
 
-def test_engine_probes_reach_its_health_endpoints_where_it_binds_them() -> None:
-    from engine.service_config import ServiceConfig
+def _engine_service_config(container: dict[str, Any], monkeypatch) -> ServiceConfig:
+    """The ServiceConfig the rendered `orderbook engine run` command line builds.
 
+    The command goes through the real CLI, with only the service itself replaced, so what
+    the tests read is what the engine would bind, not the chart's own idea of it.
+    """
+    from typer.testing import CliRunner
+
+    import engine.service
+    import engine.telemetry
+    from orderbook_platform.cli.main import app
+
+    built: list[ServiceConfig] = []
+    monkeypatch.setattr(engine.service, "run_service", lambda _s, config: built.append(config))
+    monkeypatch.setattr(engine.telemetry, "configure_logging", lambda: None)
+    args = [
+        w.replace("$(POD_NAME)", "ob-orderbook-platform-engine-0") for w in container["command"]
+    ]
+    assert args[0] == "orderbook"
+    result = CliRunner().invoke(app, args[1:], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert len(built) == 1
+    return built[0]
+
+
+def _port_number(container: dict[str, Any], port: int | str) -> int:
+    """A probe's or Service's port: a number, or the name of one of the container's ports."""
+    if isinstance(port, int):
+        return port
+    return next(p["containerPort"] for p in container.get("ports", []) if p["name"] == port)
+
+
+def _reachable_over_the_pod_ip(host: str) -> bool:
+    """Whether a server bound to `host` answers on the pod IP, which is known only at run
+    time: only the unspecified address (0.0.0.0, ::) is certain to."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name: which address it binds depends on the pod's DNS
+        return False
+
+
+def test_engine_probes_reach_its_health_endpoints_where_it_binds_them(monkeypatch) -> None:
     engine = one(render(DEFAULT), "StatefulSet", "engine")
     container = pod_spec(engine)["containers"][0]
-    command = container["command"]
-    port = int(command[command.index("--metrics-port") + 1])
-    base = f"http://{ServiceConfig().metrics_host}:{port}"
-    assert f'"{base}/healthz"' in container["livenessProbe"]["exec"]["command"][-1]
-    assert f'"{base}/readyz"' in container["readinessProbe"]["exec"]["command"][-1]
+    config = _engine_service_config(container, monkeypatch)
+    assert _reachable_over_the_pod_ip(config.metrics_host), config.metrics_host
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path
+        # No `host`: the kubelet connects to the pod IP.
+        assert "host" not in get
+        assert get.get("scheme", "HTTP") == "HTTP"
+        assert _port_number(container, get["port"]) == config.metrics_port
 
 
-def test_prometheus_scrapes_the_engine_metrics_through_the_pod_network() -> None:
-    engine = one(render(DEFAULT), "StatefulSet", "engine")
+def test_prometheus_scrapes_the_engine_where_it_binds_its_metrics(monkeypatch) -> None:
+    manifests = render(DEFAULT)
+    engine = one(manifests, "StatefulSet", "engine")
     annotations = engine["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/path"] == "/metrics"
-    command = pod_spec(engine)["containers"][0]["command"]
-    metrics_port = int(command[command.index("--metrics-port") + 1])
-    proxy = next(c for c in pod_spec(engine)["containers"] if c["name"] == "metrics-proxy")
-    scraped = int(annotations["prometheus.io/port"])
-    assert scraped in {p["containerPort"] for p in proxy["ports"]}
-    assert proxy["command"] == [
-        "socat",
-        f"TCP-LISTEN:{scraped},fork,reuseaddr",
-        f"TCP:127.0.0.1:{metrics_port}",
-    ]
+    containers_ = pod_spec(engine)["containers"]
+    # The engine itself serves the pod network: no relay beside it.
+    assert [c["name"] for c in containers_] == ["engine"]
+    config = _engine_service_config(containers_[0], monkeypatch)
+    assert _reachable_over_the_pod_ip(config.metrics_host), config.metrics_host
+    assert int(annotations["prometheus.io/port"]) == config.metrics_port
+    # The headless Service's `metrics` port (for a ServiceMonitor) lands on the same port.
+    service = one(manifests, "Service", "engine")
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == "metrics"]
+    assert _port_number(containers_[0], port["targetPort"]) == config.metrics_port
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.1.1", "::1", "localhost"])
+def test_a_loopback_engine_metrics_host_is_refused(host: str) -> None:
+    with pytest.raises(HelmError, match=re.escape(f'engine.metricsHost "{host}" is loopback')):
+        render({"engine": {"metricsHost": host}})
+
+
+def test_the_engine_metrics_host_and_port_come_from_the_values(monkeypatch) -> None:
+    engine = one(
+        render({"engine": {"metricsHost": "::", "metricsPort": 9500}}), "StatefulSet", "engine"
+    )
+    container = pod_spec(engine)["containers"][0]
+    config = _engine_service_config(container, monkeypatch)
+    assert (config.metrics_host, config.metrics_port) == ("::", 9500)
+    assert _port_number(container, container["livenessProbe"]["httpGet"]["port"]) == 9500
 
 
 # ---------------------------------------------------------------- commands in the image
@@ -361,9 +423,6 @@ def test_every_platform_command_is_an_installed_console_script(scenario: str) ->
     allowed = _console_scripts() | {"python"}
     for container in _platform_containers(render(SCENARIOS[scenario])):
         program = container["command"][0]
-        if program == "socat":  # apt-installed in the image's runtime stage
-            assert "socat" in (ROOT / "docker" / "platform.Dockerfile").read_text()
-            continue
         assert program in allowed, f"{container['name']}: {program} is not installed"
         if program == "orderbook":
             assert "orderbook" in project["project"]["scripts"]
