@@ -148,8 +148,9 @@ class EngineService:
                 "batch_size": self.config.batch_size,
                 "snapshot_every": self.config.snapshot_every,
                 "snapshot_seconds": self.config.snapshot_seconds,
+                "metrics_host": self.config.metrics_host,
                 "metrics_port": server.port,
-                "metrics_url": f"http://{self.config.metrics_host}:{server.port}/metrics",
+                "metrics_url": f"http://{_url_host(self.config.metrics_host)}:{server.port}/metrics",
             },
         )
         try:
@@ -756,3 +757,8 @@ def run_service(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _url_host(host: str) -> str:
+    """`host` as it appears in a URL: an IPv6 address goes in brackets."""
+    return f"[{host}]" if ":" in host else host
