@@ -37,7 +37,7 @@ helm:
 		echo "building helm $(HELM_VERSION) into $(TOOLS_BIN) (once; a few minutes)"; \
 		GOBIN=$(TOOLS_BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
 
-install: venv core jars helm
+install: venv core jars
 
 run: install
 	@$(ORDERBOOK) run
@@ -50,10 +50,10 @@ format: venv
 	@$(UV) run --frozen ruff check --fix .
 	@$(UV) run --frozen ruff format .
 
-test: install lint
+test: install helm lint
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-test-unit: venv core
+test-unit: venv core helm
 	@$(UV) run --frozen pytest -m unit $(PYTEST_ARGS)
 
 test-integration: install
