@@ -1,0 +1,185 @@
+"""Where a small transaction's time goes: the engine's commit cycle against a private broker.
+
+    uv run python bench/kafka_txn_bench.py                 # 3 rounds of 400 cycles each
+    uv run python bench/kafka_txn_bench.py --rounds 5 --cycles 1000
+
+The engine's latency at low rates is one or two transaction cycles (docs/engine-service.md),
+so this measures the cycle alone, with no engine, load generator or reader competing for
+the two cores. Each cycle is what `engine/service.py` does for a small batch: begin, send
+the consumer offsets to the transaction from a helper thread, produce 3 records to each
+partition of the 4 output topics, wait for the offsets, commit. Variants, alternated
+round by round so that the broker's drift hits each of them alike:
+
+- baseline: the same records without a transaction (idempotent producer, `flush()` per
+  cycle): the floor of a synchronous produce cycle on this machine;
+- engine: the engine's producer settings (linger.ms 20, retry backoff 2 ms);
+- engine, flush first: the same, but the records are flushed before waiting for the
+  offsets, so the produce round trips overlap the offsets' ones;
+- linger.ms 0: the records leave at once instead of with the commit;
+- offsets only: no records, just the offsets and the commit.
+
+Printed per variant: cycle mean / p50 / p99, the offsets wait and the commit call, and the
+cycle's ratio to the baseline. No assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+OUTPUTS = ("trades", "prices", "book", "order_events")
+RECORD = b'{"symbol":"XYZ","sequence":1}'
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Probe:
+    def __init__(self, bootstrap: str, per_partition: int) -> None:
+        self.bootstrap = bootstrap
+        self.per_partition = per_partition
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap, "group.id": "txn-bench",
+                "enable.auto.commit": False, "isolation.level": "read_committed",
+            }
+        )  # fmt: skip
+        self.consumer.subscribe(["orders"])
+        while not self.consumer.assignment():  # offsets need a group member's metadata
+            self.consumer.poll(0.2)
+        self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
+        self.helper = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
+
+    def producer(self, transactional_id: str | None, **overrides: object) -> Producer:
+        config: dict[str, object] = {
+            "bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
+            "linger.ms": 20, "compression.type": "lz4", "retry.backoff.ms": 2,
+            "retry.backoff.max.ms": 20, "delivery.report.only.error": True,
+        }  # fmt: skip
+        if transactional_id is not None:
+            config["transactional.id"] = transactional_id
+        config.update(overrides)
+        producer = Producer(config)
+        if transactional_id is not None:
+            producer.init_transactions(30)
+        return producer
+
+    def _produce(self, producer: Producer) -> None:
+        for topic in OUTPUTS:
+            for partition in self.partitions:
+                for _ in range(self.per_partition):
+                    producer.produce(topic, RECORD, b"XYZ", partition)
+
+    def plain_cycle(self, producer: Producer) -> tuple[float, float, float]:
+        start = time.perf_counter()
+        self._produce(producer)
+        producer.flush(30)
+        return time.perf_counter() - start, 0.0, 0.0
+
+    def txn_cycle(
+        self, producer: Producer, *, records: bool = True, flush_first: bool = False
+    ) -> tuple[float, float, float]:
+        """(cycle, offsets wait from the start, commit call) in seconds."""
+        start = time.perf_counter()
+        producer.begin_transaction()
+        offsets = [TopicPartition("orders", p, 0) for p in self.partitions]
+        sending: Future = self.helper.submit(
+            producer.send_offsets_to_transaction,
+            offsets, self.consumer.consumer_group_metadata(), 30,
+        )  # fmt: skip
+        if records:
+            self._produce(producer)
+        if flush_first:
+            producer.flush(30)
+        sending.result()
+        committing = time.perf_counter()
+        producer.commit_transaction(30)
+        end = time.perf_counter()
+        return end - start, committing - start, end - committing
+
+    def close(self) -> None:
+        self.helper.shutdown()
+        self.consumer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cycles", type=int, default=400, help="per variant and round")
+    parser.add_argument("--warmup", type=int, default=1500, help="cycles before measuring")
+    parser.add_argument("--per-partition", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from orderbook_platform.kafka.topics import apply_topics
+    from orderbook_platform.stack import Stack
+    from orderbook_platform.testing import stack_settings_for
+
+    with tempfile.TemporaryDirectory(prefix="kafka-txn-bench-") as tmp:
+        settings = stack_settings_for(Path(tmp) / ".orderbook")
+        stack = Stack(settings)
+        print(f"starting a private stack on {settings.kafka.bootstrap_servers} ...", flush=True)
+        stack.up()
+        try:
+            for attempt in range(5):  # a just-created topic can briefly lack a leader
+                try:
+                    apply_topics(settings)
+                    break
+                except KafkaException:
+                    if attempt == 4:
+                        raise
+                    time.sleep(1)
+            probe = Probe(settings.kafka.bootstrap_servers, args.per_partition)
+            engine = probe.producer("txn-bench-engine")
+            linger0 = probe.producer("txn-bench-linger0", **{"linger.ms": 0})
+            plain = probe.producer(None)
+            variants: dict[str, Callable[[], tuple[float, float, float]]] = {
+                "baseline (no transaction)": lambda: probe.plain_cycle(plain),
+                "engine": lambda: probe.txn_cycle(engine),
+                "engine, flush first": lambda: probe.txn_cycle(engine, flush_first=True),
+                "linger.ms 0": lambda: probe.txn_cycle(linger0),
+                "offsets only": lambda: probe.txn_cycle(engine, records=False),
+            }
+            records = len(OUTPUTS) * len(probe.partitions) * args.per_partition
+            print(
+                f"{records} records per cycle over {len(probe.partitions)} partitions x "
+                f"{len(OUTPUTS)} topics; warming up ({args.warmup} cycles) ...",
+                flush=True,
+            )
+            for _ in range(args.warmup):
+                probe.txn_cycle(engine)
+                probe.txn_cycle(linger0)
+            rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+            for _ in range(args.rounds):
+                for name, cycle in variants.items():
+                    rows[name].extend(cycle() for _ in range(args.cycles))
+            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"{args.rounds} rounds x {args.cycles} cycles per variant; load {load}")
+            floor = statistics.mean(c for c, _, _ in rows["baseline (no transaction)"])
+            for name, values in rows.items():
+                cycles = [c * 1e3 for c, _, _ in values]
+                waits = [o * 1e3 for _, o, _ in values]
+                commits = [m * 1e3 for _, _, m in values]
+                print(
+                    f"{name:27s} cycle mean {statistics.mean(cycles):5.1f} "
+                    f"p50 {percentile(cycles, 0.5):5.1f} p99 {percentile(cycles, 0.99):5.1f} ms"
+                    f" | offsets wait {statistics.mean(waits):4.1f} | commit "
+                    f"{statistics.mean(commits):4.1f} (p99 {percentile(commits, 0.99):4.1f}) ms"
+                    f" | {statistics.mean(cycles) / (floor * 1e3):4.1f}x baseline"
+                )
+            probe.close()
+        finally:
+            stack.down(purge=True)
+
+
+if __name__ == "__main__":
+    main()
