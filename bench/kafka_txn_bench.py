@@ -27,13 +27,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 OUTPUTS = ("trades", "prices", "book", "order_events")
 RECORD = b'{"symbol":"XYZ","sequence":1}'
@@ -120,65 +118,48 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-partition", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from orderbook_platform.kafka.topics import apply_topics
-    from orderbook_platform.stack import Stack
-    from orderbook_platform.testing import stack_settings_for
+    from orderbook_platform.testing import private_stack
 
-    with tempfile.TemporaryDirectory(prefix="kafka-txn-bench-") as tmp:
-        settings = stack_settings_for(Path(tmp) / ".orderbook")
-        stack = Stack(settings)
-        print(f"starting a private stack on {settings.kafka.bootstrap_servers} ...", flush=True)
-        stack.up()
-        try:
-            for attempt in range(5):  # a just-created topic can briefly lack a leader
-                try:
-                    apply_topics(settings)
-                    break
-                except KafkaException:
-                    if attempt == 4:
-                        raise
-                    time.sleep(1)
-            probe = Probe(settings.kafka.bootstrap_servers, args.per_partition)
-            engine = probe.producer("txn-bench-engine")
-            linger0 = probe.producer("txn-bench-linger0", **{"linger.ms": 0})
-            plain = probe.producer(None)
-            variants: dict[str, Callable[[], tuple[float, float, float]]] = {
-                "baseline (no transaction)": lambda: probe.plain_cycle(plain),
-                "engine": lambda: probe.txn_cycle(engine),
-                "engine, flush first": lambda: probe.txn_cycle(engine, flush_first=True),
-                "linger.ms 0": lambda: probe.txn_cycle(linger0),
-                "offsets only": lambda: probe.txn_cycle(engine, records=False),
-            }
-            records = len(OUTPUTS) * len(probe.partitions) * args.per_partition
+    with private_stack("kafka-txn-bench-") as (stack, _):
+        probe = Probe(stack.settings.kafka.bootstrap_servers, args.per_partition)
+        engine = probe.producer("txn-bench-engine")
+        linger0 = probe.producer("txn-bench-linger0", **{"linger.ms": 0})
+        plain = probe.producer(None)
+        variants: dict[str, Callable[[], tuple[float, float, float]]] = {
+            "baseline (no transaction)": lambda: probe.plain_cycle(plain),
+            "engine": lambda: probe.txn_cycle(engine),
+            "engine, flush first": lambda: probe.txn_cycle(engine, flush_first=True),
+            "linger.ms 0": lambda: probe.txn_cycle(linger0),
+            "offsets only": lambda: probe.txn_cycle(engine, records=False),
+        }
+        records = len(OUTPUTS) * len(probe.partitions) * args.per_partition
+        print(
+            f"{records} records per cycle over {len(probe.partitions)} partitions x "
+            f"{len(OUTPUTS)} topics; warming up ({args.warmup} cycles) ...",
+            flush=True,
+        )
+        for _ in range(args.warmup):
+            probe.txn_cycle(engine)
+            probe.txn_cycle(linger0)
+        rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+        for _ in range(args.rounds):
+            for name, cycle in variants.items():
+                rows[name].extend(cycle() for _ in range(args.cycles))
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"{args.rounds} rounds x {args.cycles} cycles per variant; load {load}")
+        floor = statistics.mean(c for c, _, _ in rows["baseline (no transaction)"])
+        for name, values in rows.items():
+            cycles = [c * 1e3 for c, _, _ in values]
+            waits = [o * 1e3 for _, o, _ in values]
+            commits = [m * 1e3 for _, _, m in values]
             print(
-                f"{records} records per cycle over {len(probe.partitions)} partitions x "
-                f"{len(OUTPUTS)} topics; warming up ({args.warmup} cycles) ...",
-                flush=True,
+                f"{name:27s} cycle mean {statistics.mean(cycles):5.1f} "
+                f"p50 {percentile(cycles, 0.5):5.1f} p99 {percentile(cycles, 0.99):5.1f} ms"
+                f" | offsets wait {statistics.mean(waits):4.1f} | commit "
+                f"{statistics.mean(commits):4.1f} (p99 {percentile(commits, 0.99):4.1f}) ms"
+                f" | {statistics.mean(cycles) / (floor * 1e3):4.1f}x baseline"
             )
-            for _ in range(args.warmup):
-                probe.txn_cycle(engine)
-                probe.txn_cycle(linger0)
-            rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
-            for _ in range(args.rounds):
-                for name, cycle in variants.items():
-                    rows[name].extend(cycle() for _ in range(args.cycles))
-            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-            print(f"{args.rounds} rounds x {args.cycles} cycles per variant; load {load}")
-            floor = statistics.mean(c for c, _, _ in rows["baseline (no transaction)"])
-            for name, values in rows.items():
-                cycles = [c * 1e3 for c, _, _ in values]
-                waits = [o * 1e3 for _, o, _ in values]
-                commits = [m * 1e3 for _, _, m in values]
-                print(
-                    f"{name:27s} cycle mean {statistics.mean(cycles):5.1f} "
-                    f"p50 {percentile(cycles, 0.5):5.1f} p99 {percentile(cycles, 0.99):5.1f} ms"
-                    f" | offsets wait {statistics.mean(waits):4.1f} | commit "
-                    f"{statistics.mean(commits):4.1f} (p99 {percentile(commits, 0.99):4.1f}) ms"
-                    f" | {statistics.mean(cycles) / (floor * 1e3):4.1f}x baseline"
-                )
-            probe.close()
-        finally:
-            stack.down(purge=True)
+        probe.close()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,14 @@ so the tests never collide with a stack a user is running on the default ports.
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 
 from orderbook_platform.config import Settings, load_settings
 from orderbook_platform.kafka.topics import apply_topics
@@ -68,3 +72,29 @@ def settings(stack: Stack) -> Settings:
     """Settings of the session stack, with every declared topic applied."""
     apply_topics(stack.settings)
     return stack.settings
+
+
+@contextmanager
+def private_stack(prefix: str) -> Iterator[tuple[Stack, Path]]:
+    """A broker and S3Proxy on free ports in a temporary directory, every declared topic
+    applied: (the running stack, the directory). Taken down and removed on exit.
+
+    For the benchmarks, which run outside pytest and must never touch a user's stack.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        settings = stack_settings_for(Path(tmp) / ".orderbook")
+        running = Stack(settings)
+        print(f"starting a private stack on {settings.kafka.bootstrap_servers} ...", flush=True)
+        running.up()
+        try:
+            for attempt in range(5):  # a just-created topic can briefly lack a leader
+                try:
+                    apply_topics(settings)
+                    break
+                except KafkaException:
+                    if attempt == 4:
+                        raise
+                    time.sleep(1)
+            yield running, Path(tmp)
+        finally:
+            running.down(purge=True)
