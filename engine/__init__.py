@@ -12,7 +12,17 @@ from engine import native
 native.select()
 
 from engine.config import EngineConfig  # noqa: E402
-from engine.events import BOOK, ORDER_EVENTS, PRICES, TOPICS, TRADES, Event, Message  # noqa: E402
+from engine.events import (  # noqa: E402
+    BOOK,
+    ORDER_EVENTS,
+    PRICES,
+    TOPICS,
+    TRADES,
+    Event,
+    Message,
+    key_of,
+    topic_of,
+)
 from engine.matching import Matcher  # noqa: E402
 from engine.ticks import TickSize  # noqa: E402
 
@@ -27,4 +37,6 @@ __all__ = [
     "Matcher",
     "Message",
     "TickSize",
+    "key_of",
+    "topic_of",
 ]
