@@ -34,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 OUTPUTS = ("trades", "prices", "book", "order_events")
+Cycle = tuple[float, float, float]  # seconds: the cycle, the offsets wait, the commit call
 RECORD = b'{"symbol":"XYZ","sequence":1}'
 
 
@@ -125,11 +126,22 @@ def main(argv: list[str] | None = None) -> None:
         engine = probe.producer("txn-bench-engine")
         linger0 = probe.producer("txn-bench-linger0", **{"linger.ms": 0})
         plain = probe.producer(None)
-        variants: dict[str, Callable[[], tuple[float, float, float]]] = {
+        pair = [engine, probe.producer("txn-bench-engine+b")]
+        pair0 = [linger0, probe.producer("txn-bench-linger0+b", **{"linger.ms": 0})]
+        turn = [0]
+
+        def alternate(producers: list[Producer], flush_first: bool = False) -> Cycle:
+            turn[0] ^= 1
+            return probe.txn_cycle(producers[turn[0]], flush_first=flush_first)
+
+        variants: dict[str, Callable[[], Cycle]] = {
             "baseline (no transaction)": lambda: probe.plain_cycle(plain),
-            "engine": lambda: probe.txn_cycle(engine),
-            "engine, flush first": lambda: probe.txn_cycle(engine, flush_first=True),
-            "linger.ms 0": lambda: probe.txn_cycle(linger0),
+            "one id": lambda: probe.txn_cycle(engine),
+            "one id, flush first": lambda: probe.txn_cycle(engine, flush_first=True),
+            "one id, linger.ms 0": lambda: probe.txn_cycle(linger0),
+            "two ids by turns (the engine)": lambda: alternate(pair),
+            "two ids, flush first": lambda: alternate(pair, flush_first=True),
+            "two ids, linger.ms 0": lambda: alternate(pair0),
             "offsets only": lambda: probe.txn_cycle(engine, records=False),
         }
         records = len(OUTPUTS) * len(probe.partitions) * args.per_partition
@@ -141,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.warmup):
             probe.txn_cycle(engine)
             probe.txn_cycle(linger0)
+            alternate(pair)
+            alternate(pair0)
         rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         for _ in range(args.rounds):
             for name, cycle in variants.items():
@@ -153,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             waits = [o * 1e3 for _, o, _ in values]
             commits = [m * 1e3 for _, _, m in values]
             print(
-                f"{name:27s} cycle mean {statistics.mean(cycles):5.1f} "
+                f"{name:30s} cycle mean {statistics.mean(cycles):5.1f} "
                 f"p50 {percentile(cycles, 0.5):5.1f} p99 {percentile(cycles, 0.99):5.1f} ms"
                 f" | offsets wait {statistics.mean(waits):4.1f} | commit "
                 f"{statistics.mean(commits):4.1f} (p99 {percentile(commits, 0.99):4.1f}) ms"

@@ -120,7 +120,11 @@ class EngineService:
         self._partitions: dict[int, PartitionState] = {}
         self._stop = threading.Event()
         self._keys: dict[str | None, bytes] = {}
+        # Two transactional producers, used by turns (ServiceConfig.transactional_ids);
+        # `_producer` is the one of the transaction in progress (or the last one).
+        self._producers: list[Producer] = []
         self._producer: Producer | None = None
+        self._turn = 0
         self._consumer: Consumer | None = None
         self._reader: Consumer | None = None
         self._last_activity = time.monotonic()  # input or (re)assignment, for max_idle
@@ -143,7 +147,7 @@ class EngineService:
             extra={
                 "instance_id": self.config.instance_id,
                 "group": self.config.group,
-                "transactional_id": self.config.transactional_id,
+                "transactional_ids": list(self.config.transactional_ids),
                 "bootstrap_servers": self.settings.kafka.bootstrap_servers,
                 "batch_size": self.config.batch_size,
                 "snapshot_every": self.config.snapshot_every,
@@ -168,35 +172,40 @@ class EngineService:
     def _connect(self) -> None:
         config = self.config
         kafka = self.settings.kafka
-        self._producer = make_producer(
-            kafka,
-            **{
-                "transactional.id": config.transactional_id,
-                "transaction.timeout.ms": config.transaction_timeout_ms,
-                "client.id": f"{config.transactional_id}-producer",
-                # Snapshot records can be several MB; the topic allows 16 MiB.
-                "message.max.bytes": SNAPSHOT_MAX_BYTES + 64 * 1024,
-                # Under a backlog a batch queues ~30k events while it is matched: a longer
-                # linger sends them in fewer, larger produce requests (less broker CPU per
-                # order on a shared machine). commit_transaction flushes and librdkafka's
-                # flush ignores linger.ms, but a small batch's records now go out with the
-                # commit rather than during matching: its latency cost at low rates is not
-                # settled (docs/benchmarks.md, "Engine through Kafka").
-                "linger.ms": 20,
-                # A batch's events are queued until commit flushes them; never block there.
-                "queue.buffering.max.messages": 2_000_000,
-                # Right after a commit the coordinator is still writing that transaction's
-                # markers and answers the next AddPartitions/AddOffsets with
-                # CONCURRENT_TRANSACTIONS until it is done; each retry waits the backoff,
-                # so the default (100 ms, growing to 1 s) dominated small transactions
-                # (~100 ms per send_offsets measured; ~10 ms at 10 ms; less at 2 ms).
-                "retry.backoff.ms": 2,
-                "retry.backoff.max.ms": 20,
-                # Nothing here reads per-message delivery reports (a failed message fails
-                # the transaction's commit), so librdkafka reports only failures.
-                "delivery.report.only.error": True,
-            },
-        )
+        self._producers = [
+            make_producer(
+                kafka,
+                **{
+                    "transactional.id": transactional_id,
+                    "transaction.timeout.ms": config.transaction_timeout_ms,
+                    "client.id": f"{transactional_id}-producer",
+                    # Snapshot records can be several MB; the topic allows 16 MiB.
+                    "message.max.bytes": SNAPSHOT_MAX_BYTES + 64 * 1024,
+                    # Under a backlog a batch queues ~30k events while it is matched: a longer
+                    # linger sends them in fewer, larger produce requests (less broker CPU per
+                    # order on a shared machine). commit_transaction flushes and librdkafka's
+                    # flush ignores linger.ms, but a small batch's records now go out with the
+                    # commit rather than during matching: its latency cost at low rates is not
+                    # settled (docs/benchmarks.md, "Engine through Kafka").
+                    "linger.ms": 20,
+                    # A batch's events are queued until commit flushes them; never block there.
+                    "queue.buffering.max.messages": 2_000_000,
+                    # Right after a commit the coordinator is still writing that transaction's
+                    # markers and answers the same id's next AddPartitions/AddOffsets with
+                    # CONCURRENT_TRANSACTIONS until it is done; each retry waits the backoff,
+                    # so the default (100 ms, growing to 1 s) dominated small transactions
+                    # (~100 ms per send_offsets measured; ~10 ms at 10 ms; less at 2 ms).
+                    # Taking turns between two ids mostly avoids the wait altogether.
+                    "retry.backoff.ms": 2,
+                    "retry.backoff.max.ms": 20,
+                    # Nothing here reads per-message delivery reports (a failed message fails
+                    # the transaction's commit), so librdkafka reports only failures.
+                    "delivery.report.only.error": True,
+                },
+            )
+            for transactional_id in config.transactional_ids
+        ]
+        self._producer = self._producers[0]
         self._check_topics()
         self._init_transactions()
         self._reader = make_consumer(
@@ -249,17 +258,24 @@ class EngineService:
             )
 
     def _init_transactions(self) -> None:
-        """Fence any earlier incarnation of this instance and abort its open transaction."""
-        for _ in range(10):
-            try:
-                self._producer.init_transactions(60)
-                return
-            except KafkaException as exc:
-                error = exc.args[0]
-                if not error.retriable():
-                    raise self._fatal("init_transactions failed", error) from None
-                _log.warning("init_transactions will be retried", extra={"error": error.str()})
-        raise EngineStopped("init_transactions kept timing out; is the broker reachable?")
+        """Fence any earlier incarnation of this instance and abort its open transaction
+        (on either of its transactional ids)."""
+        for producer, transactional_id in zip(
+            self._producers, self.config.transactional_ids, strict=True
+        ):
+            for _ in range(10):
+                try:
+                    producer.init_transactions(60)
+                    break
+                except KafkaException as exc:
+                    error = exc.args[0]
+                    if not error.retriable():
+                        raise self._fatal(
+                            "init_transactions failed", error, transactional_id
+                        ) from None
+                    _log.warning("init_transactions will be retried", extra={"error": error.str()})
+            else:
+                raise EngineStopped("init_transactions kept timing out; is the broker reachable?")
 
     def _loop(self) -> None:
         max_idle = self.config.max_idle_seconds
@@ -309,11 +325,11 @@ class EngineService:
         if self._reader is not None:
             with contextlib.suppress(KafkaException, RuntimeError):
                 self._reader.close()
-        if self._producer is not None:
+        for producer in self._producers:
             # Nothing should be pending (each commit flushes); a fenced producer raises
             # here, which must not hide the error that stopped the loop.
             with contextlib.suppress(KafkaException):
-                self._producer.flush(10)
+                producer.flush(10)
         self._offsets_sender.shutdown(wait=True)
 
     # ------------------------------------------------------------------ transactions
@@ -326,6 +342,11 @@ class EngineService:
         matches, which hides the coordinator round trips (~10 ms a batch here) behind
         the work instead of adding them to every order's latency.
         """
+        # Take turns: this producer's previous transaction finished a whole cycle ago,
+        # so the coordinator has written its markers and begins the next at once.
+        if len(self._producers) > 1:
+            self._turn = 1 - self._turn
+            self._producer = self._producers[self._turn]
         producer = self._producer
         started = time.perf_counter()
         try:
@@ -410,7 +431,9 @@ class EngineService:
         self.metrics.transactions.labels("aborted").inc()
         self._recover_owned()
 
-    def _fatal(self, what: str, error: KafkaError) -> EngineStopped:
+    def _fatal(
+        self, what: str, error: KafkaError, transactional_id: str | None = None
+    ) -> EngineStopped:
         fenced = error.code() in (
             KafkaError._FENCED,
             KafkaError.PRODUCER_FENCED,
@@ -418,7 +441,8 @@ class EngineService:
             KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
         )
         reason = (
-            f"fenced: another process took over transactional.id {self.config.transactional_id!r}"
+            "fenced: another process took over transactional.id "
+            f"{transactional_id or self._producer_id()!r}"
             if fenced
             else f"{what}: {error.str()}"
         )
@@ -427,6 +451,10 @@ class EngineService:
         )
         self.health.state = FAILED
         return EngineStopped(reason)
+
+    def _producer_id(self) -> str:
+        """The transactional id of the producer in use."""
+        return self.config.transactional_ids[self._turn]
 
     # ------------------------------------------------------------------ the hot path
 

@@ -17,7 +17,8 @@ DLQ = "orders.dlq"
 SNAPSHOTS = "engine.snapshots"
 DEFAULT_GROUP = "orderbook-engine"
 
-# transactional.id and group.instance.id are built from these; Kafka allows only this set.
+# transactional.id and group.instance.id are built from these: a conservative set, which
+# also leaves "+" free to mark the second producer's id (transactional_ids).
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 # One label of an RFC 1123 host name: letters, digits and inner hyphens, 1-63 characters.
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -93,6 +94,19 @@ class ServiceConfig:
     @property
     def transactional_id(self) -> str:
         return f"{self.group}-{self.instance_id}"
+
+    @property
+    def transactional_ids(self) -> tuple[str, str]:
+        """The two producers' ids; successive transactions alternate between them.
+
+        One transactional id cannot start a transaction until the coordinator has
+        finished the previous one (its markers written); the other can, so alternating
+        takes that wait out of every cycle (docs/engine-service.md, "One batch, one
+        transaction"). The first is `transactional_id`, as before there were two; the
+        second adds "+b", and "+" is not allowed in an instance id, so no other instance
+        of the group has either of them (Kafka accepts any string as a transactional id).
+        """
+        return (self.transactional_id, f"{self.transactional_id}+b")
 
 
 def _is_bind_host(text: str) -> bool:

@@ -30,6 +30,17 @@ def test_transactional_id_is_stable_per_group_and_instance():
     assert ServiceConfig(instance_id="7", group="blue").transactional_id == "blue-7"
 
 
+def test_the_two_producers_ids_are_distinct_stable_and_belong_to_the_instance():
+    first, second = ServiceConfig(instance_id="7", group="blue").transactional_ids
+    assert first == ServiceConfig(instance_id="7", group="blue").transactional_id
+    assert second != first and second.startswith(first)
+    others = set(ServiceConfig(instance_id="8", group="blue").transactional_ids)
+    others |= set(ServiceConfig(instance_id="7", group="green").transactional_ids)
+    others |= set(ServiceConfig(instance_id="7-b", group="blue").transactional_ids)
+    others |= set(ServiceConfig(instance_id="7.b", group="blue").transactional_ids)
+    assert not others & {first, second}  # no other instance or group can fence these
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
