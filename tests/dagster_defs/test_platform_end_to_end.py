@@ -17,7 +17,7 @@ from dagster_defs.cli import platform_app
 from dagster_defs.ingestion.assets import ingest_kafka_topics
 from dagster_defs.io_manager import read_partition
 from dagster_defs.lake import analytics_path, partition_path, raw_path
-from dagster_defs.partitions import hourly_partitions, partition_key_for
+from dagster_defs.partitions import partition_key_for
 from dagster_defs.quality.checks import all_checks
 from dagster_defs.run_hour import HourSummary, materialize_hour, resources_for
 from orderbook_platform.config import Settings
@@ -169,7 +169,7 @@ def test_a_backfill_of_several_hours_runs_as_one_spark_job_and_writes_every_hour
     defs = dg.Definitions(
         assets=[ingest_kafka_topics],
         asset_checks=all_checks[:7],  # the raw checks
-        jobs=[dg.define_asset_job("backfill", selection=raw, partitions_def=hourly_partitions)],
+        jobs=[dg.define_asset_job("backfill", selection=raw)],  # partitions inferred
         resources=resources,
     )
     quiet_hour = known_hour.hour - timedelta(hours=1)  # nothing was published for it
