@@ -37,7 +37,7 @@ import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from engine.config import EngineConfig
-from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS
+from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS, key_of
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
 from engine.matching import Matcher
 from engine.recovery import (
@@ -121,9 +121,8 @@ class EngineService:
         self._stop = threading.Event()
         self._keys: dict[str | None, bytes] = {}
         # Two transactional producers, used by turns (ServiceConfig.transactional_ids);
-        # `_producer` is the one of the transaction in progress (or the last one).
+        # `_producer` is `_producers[_turn]`, the one of the transaction in progress.
         self._producers: list[Producer] = []
-        self._producer: Producer | None = None
         self._turn = 0
         self._consumer: Consumer | None = None
         self._reader: Consumer | None = None
@@ -205,7 +204,6 @@ class EngineService:
             )
             for transactional_id in config.transactional_ids
         ]
-        self._producer = self._producers[0]
         self._check_topics()
         self._init_transactions()
         self._reader = make_consumer(
@@ -344,9 +342,7 @@ class EngineService:
         """
         # Take turns: this producer's previous transaction finished a whole cycle ago,
         # so the coordinator has written its markers and begins the next at once.
-        if len(self._producers) > 1:
-            self._turn = 1 - self._turn
-            self._producer = self._producers[self._turn]
+        self._turn = 1 - self._turn
         producer = self._producer
         started = time.perf_counter()
         try:
@@ -452,6 +448,11 @@ class EngineService:
         self.health.state = FAILED
         return EngineStopped(reason)
 
+    @property
+    def _producer(self) -> Producer:
+        """The producer of the transaction in progress (or of the last one)."""
+        return self._producers[self._turn]
+
     def _producer_id(self) -> str:
         """The transactional id of the producer in use."""
         return self.config.transactional_ids[self._turn]
@@ -514,7 +515,7 @@ class EngineService:
                 symbol = output.symbol
                 key_bytes = keys.get(symbol)
                 if key_bytes is None:
-                    key_bytes = keys[symbol] = symbol.encode() if symbol else b""
+                    key_bytes = keys[symbol] = key_of(output).encode()
                 payload = encode_book(output) if topic == BOOK else encode_message(output)
                 try:
                     produce(topic, payload, key_bytes, partition, timestamp=event_ms)

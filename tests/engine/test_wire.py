@@ -273,7 +273,7 @@ class _Producer:
 def test_the_service_produces_contracts_encode_bytes() -> None:
     service = EngineService(Settings(), ServiceConfig(), EngineConfig())
     producer = _Producer()
-    service._producer = producer  # type: ignore[assignment]
+    service._producers = [producer]  # type: ignore[list-item]
     streams = {partition: random_stream(20 + partition, 3000) for partition in (0, 1)}
     for orders in streams.values():  # rejects without a symbol: no symbol, key b""
         for index in range(0, len(orders), 300):
