@@ -28,8 +28,9 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import cycle
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -126,13 +127,13 @@ def main(argv: list[str] | None = None) -> None:
         engine = probe.producer("txn-bench-engine")
         linger0 = probe.producer("txn-bench-linger0", **{"linger.ms": 0})
         plain = probe.producer(None)
-        pair = [engine, probe.producer("txn-bench-engine+b")]
-        pair0 = [linger0, probe.producer("txn-bench-linger0+b", **{"linger.ms": 0})]
-        turn = [0]
+        # Each pair takes its own turns (one counter shared by both pairs would, in the
+        # warm-up's pair/pair0 loop, always pick the same member of each).
+        pair = cycle([engine, probe.producer("txn-bench-engine+b")])
+        pair0 = cycle([linger0, probe.producer("txn-bench-linger0+b", **{"linger.ms": 0})])
 
-        def alternate(producers: list[Producer], flush_first: bool = False) -> Cycle:
-            turn[0] ^= 1
-            return probe.txn_cycle(producers[turn[0]], flush_first=flush_first)
+        def alternate(producers: Iterator[Producer], flush_first: bool = False) -> Cycle:
+            return probe.txn_cycle(next(producers), flush_first=flush_first)
 
         variants: dict[str, Callable[[], Cycle]] = {
             "baseline (no transaction)": lambda: probe.plain_cycle(plain),
@@ -157,8 +158,8 @@ def main(argv: list[str] | None = None) -> None:
             alternate(pair0)
         rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         for _ in range(args.rounds):
-            for name, cycle in variants.items():
-                rows[name].extend(cycle() for _ in range(args.cycles))
+            for name, run_cycle in variants.items():
+                rows[name].extend(run_cycle() for _ in range(args.cycles))
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"{args.rounds} rounds x {args.cycles} cycles per variant; load {load}")
         floor = statistics.mean(c for c, _, _ in rows["baseline (no transaction)"])
