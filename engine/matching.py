@@ -91,6 +91,7 @@ class Matcher:
         "_last_book",
         "_last_symbol",
         "_stp",
+        "rejected",
     )
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -104,6 +105,9 @@ class Matcher:
         # string for the dict. Reset whenever a book is replaced or dropped.
         self._last_symbol = ""
         self._last_book: OrderBook | None = None
+        # Rejects so far, for reporting (the replay's summary): counting them here
+        # costs an add per reject instead of a look at every order event.
+        self.rejected = 0
 
     @property
     def config(self) -> EngineConfig:
@@ -129,6 +133,7 @@ class Matcher:
         if book is None:
             book = self._open_book(symbol)
             if book is None:
+                self.rejected += 1
                 return [_reject_without_book(order, symbol)]
         kind: object = fields[_TYPE]
         if isinstance(kind, str):  # then compiled comparisons are str ones
@@ -646,6 +651,7 @@ class Matcher:
 
     def _reject(self, book: OrderBook, order: Order, reason: str) -> list[Event]:
         """A `rejected` event: carries only what is known to be well-formed."""
+        self.rejected += 1
         book.sequence = sequence = book.sequence + 1
         return [
             _OrderEvent(

@@ -89,6 +89,26 @@ def test_replay_can_continue_from_a_given_matcher(tmp_path: Path) -> None:
     assert matcher.state_hash() == straight.state_hash()
 
 
+def test_rejected_counts_this_replays_rejects_of_every_kind(tmp_path: Path) -> None:
+    """Rejects with and without a book (an unlisted symbol), after a matcher that
+    already rejected orders: the count is the `rejected` lines this replay wrote."""
+    config = EngineConfig(symbols=("AAA",), default_symbol="AAA")
+    matcher = Matcher(config)
+    matcher.process(limit("early", 100.001, 1, symbol="AAA"))  # off tick, before the replay
+    orders = [
+        limit("a", 100.0, 5, symbol="AAA"),
+        limit("a", 100.0, 5, symbol="AAA"),  # duplicate id
+        limit("z", 100.0, 5, symbol="ZZZ"),  # unknown symbol: no book
+        limit("b", 0.0, -5, symbol="AAA"),  # non-positive price
+        limit("c", 101.0, -5, symbol="AAA"),
+    ]
+    source = write_orders(tmp_path / "orders.jsonl", [encode(o) for o in orders])
+    stats = replay(source, tmp_path / "out", matcher=matcher)
+    events = (tmp_path / "out" / "order_events.jsonl").read_bytes().splitlines()
+    written = [msgspec.json.decode(line)["event"] for line in events].count("rejected")
+    assert stats.rejected == written == 3
+
+
 def test_replay_output_decodes_as_the_contract_messages(tmp_path: Path) -> None:
     from orderbook_platform.contracts import (
         decode_book,
