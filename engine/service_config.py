@@ -6,11 +6,11 @@ changes how orders match; it changes only how the service talks to Kafka.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from orderbook_platform.errors import PlatformError
+from orderbook_platform.metrics_http import is_bind_host
 
 ORDERS = "orders"
 DLQ = "orders.dlq"
@@ -20,8 +20,6 @@ DEFAULT_GROUP = "orderbook-engine"
 # transactional.id and group.instance.id are built from these: a conservative set, which
 # also leaves "+" free to mark the second producer's id (transactional_ids).
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
-# One label of an RFC 1123 host name: letters, digits and inner hyphens, 1-63 characters.
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 class ServiceConfigError(PlatformError):
@@ -80,7 +78,7 @@ class ServiceConfig:
             raise ServiceConfigError(f"--snapshot-seconds must be > 0, got {self.snapshot_seconds}")
         if not 0 <= self.metrics_port <= 65535:
             raise ServiceConfigError(f"--metrics-port must be 0..65535, got {self.metrics_port}")
-        if not _is_bind_host(self.metrics_host):
+        if not is_bind_host(self.metrics_host):
             raise ServiceConfigError(
                 f"--metrics-host must be an IP address or a host name, got {self.metrics_host!r}"
             )
@@ -107,22 +105,3 @@ class ServiceConfig:
         of the group has either of them (Kafka accepts any string as a transactional id).
         """
         return (self.transactional_id, f"{self.transactional_id}+b")
-
-
-def _is_bind_host(text: str) -> bool:
-    """An IP address literal or an RFC 1123 host name (whether it is local shows at bind)."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        pass
-    else:
-        return True
-    name = text.removesuffix(".")
-    labels = name.split(".")
-    # An all-digit last label is a malformed address ("127.1", "1.2.3.256"), which the
-    # resolver would otherwise read as some other address.
-    return (
-        0 < len(name) <= 253
-        and all(_HOST_LABEL.match(label) for label in labels)
-        and not labels[-1].isdigit()
-    )

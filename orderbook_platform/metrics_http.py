@@ -11,15 +11,17 @@ drown the process's own output. Used by the engine service (`engine/telemetry.py
 the live trader pool (`traders/metrics.py`).
 
 The host is an IPv4 literal, an IPv6 literal (`::` listens on both families where the
-system allows it) or a host name (its IPv4 address). A host or port that cannot be bound
-(not an address of this machine, already in use) is a `MetricsBindError`: a user error,
-one line from the CLI.
+system allows it) or a host name (its IPv4 address); `is_bind_host` is the check of that
+shape both services' settings use. A host or port that cannot be bound (not an address
+of this machine, already in use) is a `MetricsBindError`: a user error, one line from the
+CLI.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Mapping
@@ -33,6 +35,8 @@ from orderbook_platform.errors import PlatformError
 HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
 
 _NOT_FOUND = b'{"error": "not found"}'
+# One label of an RFC 1123 host name: letters, digits and inner hyphens, 1-63 characters.
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 class MetricsBindError(PlatformError):
@@ -70,6 +74,12 @@ class MetricsServer:
     def port(self) -> int:
         return self._server.server_address[1]
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port the socket is bound to, as the system reports them."""
+        host, port = self._server.server_address[:2]
+        return host, port
+
     def start(self) -> MetricsServer:
         self._thread.start()
         return self
@@ -77,6 +87,28 @@ class MetricsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def is_bind_host(text: str) -> bool:
+    """An IP address literal or an RFC 1123 host name (whether it is local shows at bind).
+
+    No port, scheme or brackets: `0.0.0.0:9464`, `http://0.0.0.0` and `[::]` are refused.
+    """
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return True
+    name = text.removesuffix(".")
+    labels = name.split(".")
+    # An all-digit last label is a malformed address ("127.1", "1.2.3.256"), which the
+    # resolver would otherwise read as some other address.
+    return (
+        0 < len(name) <= 253
+        and all(_HOST_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _is_ipv6(host: str) -> bool:

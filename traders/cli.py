@@ -119,6 +119,13 @@ def run_command(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
     ] = None,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to bind /metrics and /healthz to (IP or host name): 127.0.0.1 "
+            "unless configured; 0.0.0.0 for every interface, e.g. on Kubernetes."
+        ),
+    ] = None,
     summary: Annotated[
         Path | None, typer.Option("--summary", help="Write the final summary JSON here.")
     ] = None,
@@ -144,6 +151,7 @@ def run_command(
         pool_rate_limit=pool_rate_limit,
         activity=activity,
         metrics_port=metrics_port,
+        metrics_host=metrics_host,
         summary_path=summary,
     )
     obj = ctx.find_root().obj
@@ -172,9 +180,10 @@ def run_swarm(settings, pool_settings, *, progress: bool = True) -> dict:
     metrics = None
     if pool_settings.metrics_port is not None:
         metrics = PoolMetrics()
-        port = metrics.serve(pool_settings.metrics_port)
+        host = pool_settings.metrics_host
+        port = metrics.serve(pool_settings.metrics_port, host)
         if progress:
-            sys.stderr.write(f"traders: /metrics and /healthz on port {port}\n")
+            sys.stderr.write(f"traders: /metrics and /healthz on {host} port {port}\n")
     pool = TraderPool(pool_settings, producer, consumer, metrics=metrics, start_prices=start_prices)
     previous = {}
     in_main = threading.current_thread() is threading.main_thread()

@@ -2,8 +2,9 @@
 
 A registry of its own (`orderbook_traders_*`), served with `/healthz` by the
 platform's shared server (`orderbook_platform.metrics_http`, as the engine's) on a daemon
-thread: `/metrics` (Prometheus text), `/healthz` (JSON; 200 while the loop runs and
-has turned within the last 10 s, 503 otherwise). Counters are synced from `PoolStats`
+thread, on the host it is given (the pool's `metrics_host`, loopback unless set):
+`/metrics` (Prometheus text), `/healthz` (JSON; 200 while the loop runs and has turned
+within the last 10 s, 503 otherwise). Counters are synced from `PoolStats`
 once per loop pass (deltas), so the hot path only bumps plain ints.
 """
 
@@ -76,8 +77,12 @@ class PoolMetrics:
         self._pool: TraderPool | None = None
         self._server: MetricsServer | None = None
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> int:
-        """Serve /metrics and /healthz; returns the port (0 picks a free one)."""
+    def serve(self, port: int, host: str) -> int:
+        """Serve /metrics and /healthz on `host`; returns the port (0 picks a free one).
+
+        No default host: the caller says whether it serves loopback or the network
+        (`PoolSettings.metrics_host`, 127.0.0.1 unless set).
+        """
         self._server = MetricsServer(
             lambda: generate_latest(self.registry),
             {"/healthz": self.health},
@@ -86,6 +91,11 @@ class PoolMetrics:
             thread_name="traders-metrics",
         ).start()
         return self._server.port
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The host and port being served, as bound; None before `serve`."""
+        return None if self._server is None else self._server.address
 
     def stop(self) -> None:
         if self._server is not None:

@@ -10,6 +10,7 @@ reads its `traders:` section, e.g.
       trader_rate_limit: 2.0
       pool_rate_limit: 20000
       metrics_port: 9108
+      metrics_host: 127.0.0.1   # loopback by default; 0.0.0.0 (or ::) to serve the network
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from orderbook_platform.config import ConfigError, FileSettings, select_config_file
+from orderbook_platform.metrics_http import is_bind_host
 from traders.swarm import DEFAULT_MIX, MixError, parse_mix
 
 MAX_TRADERS = 10_000
@@ -69,6 +71,10 @@ class PoolSettings(FileSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Prometheus /metrics port; None: off."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the metrics port is bound to: an IP literal or a host name.",
+    )
     summary_path: Path | None = Field(None, description="Write the final summary (JSON) here.")
 
     @field_validator("mix", mode="before")
@@ -78,6 +84,16 @@ class PoolSettings(FileSettings):
             return parse_mix(value)
         except MixError as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _check_metrics_host(cls, value: str) -> str:
+        if not is_bind_host(value):
+            raise ValueError(
+                "must be an IP address or a host name (no port or scheme), "
+                f"e.g. 127.0.0.1, 0.0.0.0 or ::, got {value!r}"
+            )
+        return value
 
     @field_validator("symbols", mode="before")
     @classmethod

@@ -167,6 +167,7 @@ def test_rendered_settings_load_into_the_settings_classes(
     assert pool.symbols == values["config"]["traders"]["symbols"]
     assert pool.mix == pytest.approx(values["config"]["traders"]["mix"])
     assert pool.traders == values["config"]["traders"]["traders"]
+    assert pool.metrics_host == values["config"]["traders"]["metrics_host"]
     assert env["OB__LAKE__ROOT"] == f"s3://{values['config']['s3']['bucket']}/lake"
 
 
@@ -408,6 +409,109 @@ def test_the_engine_metrics_host_and_port_come_from_the_values(monkeypatch) -> N
     config = _engine_service_config(container, monkeypatch)
     assert (config.metrics_host, config.metrics_port) == ("::", 9500)
     assert _port_number(container, container["livenessProbe"]["httpGet"]["port"]) == 9500
+
+
+# ---------------------------------------------------------------- the traders
+
+
+def _container_env(manifests: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The variables a container starts with: its `envFrom` sources in order (a later one
+    wins), then its own `env`. A Secret the chart does not render (existingConfigSecret)
+    adds nothing here."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            config_map = named(manifests, "ConfigMap", source["configMapRef"]["name"])
+            env.update((config_map or {}).get("data") or {})
+        if "secretRef" in source:
+            secret = named(manifests, "Secret", source["secretRef"]["name"])
+            env.update((secret or {}).get("stringData") or {})
+    env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+    return env
+
+
+def _traders_pool_settings(
+    manifests: list[dict[str, Any]], container: dict[str, Any], monkeypatch
+) -> Any:
+    """The PoolSettings the rendered `orderbook traders run` builds in its container.
+
+    The command goes through the real CLI with the container's environment (and nothing
+    of the test's), with only the swarm itself replaced, so what the tests read is where
+    the pool would bind its /metrics and /healthz, not the chart's own idea of it.
+    """
+    from typer.testing import CliRunner
+
+    import traders.cli
+    from orderbook_platform.cli.main import app
+
+    monkeypatch.delenv("OB_CONFIG", raising=False)
+    for name in accepted_env_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _container_env(manifests, container).items():
+        monkeypatch.setenv(name, value)
+    built: list[Any] = []
+    monkeypatch.setattr(
+        traders.cli, "run_swarm", lambda _s, pool_settings, **_: built.append(pool_settings)
+    )
+    monkeypatch.setattr(traders.cli, "print_swarm_summary", lambda _summary: None)
+    assert container["command"][0] == "orderbook"
+    result = CliRunner().invoke(app, container["command"][1:], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert len(built) == 1
+    return built[0]
+
+
+def _traders(manifests: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    deployment = one(manifests, "Deployment", "traders")
+    (container,) = pod_spec(deployment)["containers"]
+    return deployment, container
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_traders_probe_reaches_the_pool_where_it_binds_its_metrics(
+    scenario: str, monkeypatch
+) -> None:
+    manifests = render(SCENARIOS[scenario])
+    deployment, container = _traders(manifests)
+    pool = _traders_pool_settings(manifests, container, monkeypatch)
+    # The probe is rendered (config.traders.metrics_port is set), so the pool must not
+    # keep its loopback default: the kubelet connects to the pod IP.
+    get = container["livenessProbe"]["httpGet"]
+    assert pool.metrics_host == "0.0.0.0"
+    assert get["path"] == "/healthz"
+    assert "host" not in get
+    assert get.get("scheme", "HTTP") == "HTTP"
+    assert _port_number(container, get["port"]) == pool.metrics_port
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == pool.metrics_port
+
+
+def test_the_traders_metrics_host_and_port_come_from_the_values(monkeypatch) -> None:
+    manifests = render({"config": {"traders": {"metrics_port": 9200, "metrics_host": "::"}}})
+    _, container = _traders(manifests)
+    pool = _traders_pool_settings(manifests, container, monkeypatch)
+    assert (pool.metrics_host, pool.metrics_port) == ("::", 9200)
+    assert _reachable_over_the_pod_ip(pool.metrics_host)
+    assert _port_number(container, container["livenessProbe"]["httpGet"]["port"]) == 9200
+
+
+def test_traders_without_a_metrics_port_have_no_probe_and_serve_nothing(monkeypatch) -> None:
+    # With nothing to probe, a loopback (or absent) host is no one's concern.
+    for host in ("127.0.0.1", None):
+        values = {"config": {"traders": {"metrics_port": None, "metrics_host": host}}}
+        manifests = render(values)
+        deployment, container = _traders(manifests)
+        assert "livenessProbe" not in container and "ports" not in container
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert not any(key.startswith("prometheus.io/") for key in annotations)
+        assert _traders_pool_settings(manifests, container, monkeypatch).metrics_port is None
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.1.1", "::1", "localhost", None])
+def test_a_traders_metrics_host_the_probe_cannot_reach_is_refused(host: str | None) -> None:
+    with pytest.raises(HelmError, match=re.escape("config.traders.metrics_host")):
+        render({"config": {"traders": {"metrics_host": host}}})
 
 
 # ---------------------------------------------------------------- commands in the image

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
-from orderbook_platform.metrics_http import MetricsServer
+from orderbook_platform.metrics_http import MetricsServer, is_bind_host
 
 pytestmark = pytest.mark.unit
 
@@ -49,5 +49,41 @@ def test_metrics_health_paths_and_not_found():
         status, content_type, body = _get(server.port, "/readyz")
         assert (status, content_type) == (404, "application/json")
         assert json.loads(body) == {"error": "not found"}
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "traders", "engine-0.engine.trading.svc."],
+)
+def test_bind_hosts_are_ip_literals_and_host_names(host):
+    assert is_bind_host(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "",
+        "0.0.0.0:9464",  # a port
+        "http://0.0.0.0",  # a URL
+        "[::]",  # brackets belong in URLs, not in a bind address
+        "not a host",
+        "127.1",  # all-digit last label: a malformed address, not a name
+        "10.0.0.256",
+        "-engine",
+        "a" * 64 + ".svc",  # a label longer than 63
+        "a." * 127 + "a",  # longer than 253
+    ],
+)
+def test_anything_else_is_not_a_bind_host(host):
+    assert not is_bind_host(host)
+
+
+def test_the_server_reports_the_address_its_socket_is_bound_to():
+    server = MetricsServer(lambda: b"", {}, "127.0.0.1", 0).start()
+    try:
+        host, port = server.address
+        assert (host, port) == ("127.0.0.1", server.port) and port > 0
     finally:
         server.stop()

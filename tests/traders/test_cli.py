@@ -136,3 +136,123 @@ def test_the_commands_mount_under_a_root_app_like_the_main_cli():
         root, ["simulate", "--duration", "1m", "--traders", "20", "--out", "/dev/null/x"]
     )
     assert result.exit_code != 0 and isinstance(result.exception, PlatformError)
+
+
+# ---------------------------------------------------------------- the metrics host
+
+
+@pytest.fixture
+def no_traders_env(monkeypatch):
+    """No config file and no OB__TRADERS__* of the caller's shell."""
+    import os
+
+    monkeypatch.delenv("OB_CONFIG", raising=False)
+    for name in list(os.environ):
+        if name.startswith("OB__TRADERS__"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def swarm_runs(no_traders_env, monkeypatch):
+    """`traders run` with the swarm replaced by a recorder of the settings it would run."""
+    import traders.cli
+
+    runs = []
+
+    def record(settings, pool_settings, **_):
+        runs.append(pool_settings)
+        return {}
+
+    monkeypatch.setattr(traders.cli, "run_swarm", record)
+    monkeypatch.setattr(traders.cli, "print_swarm_summary", lambda summary: None)
+    return runs
+
+
+def test_traders_run_binds_metrics_to_loopback_unless_told(swarm_runs, monkeypatch):
+    result = runner.invoke(app, ["traders", "run", "--metrics-port", "9108"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app, ["traders", "run", "--metrics-port", "9108", "--metrics-host", "0.0.0.0"]
+    )
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("OB__TRADERS__METRICS_HOST", "::")
+    result = runner.invoke(app, ["traders", "run", "--metrics-port", "9108"])
+    assert result.exit_code == 0, result.output
+    assert [(s.metrics_host, s.metrics_port) for s in swarm_runs] == [
+        ("127.0.0.1", 9108),
+        ("0.0.0.0", 9108),
+        ("::", 9108),
+    ]
+
+
+def test_traders_run_with_a_bad_metrics_host_fails_before_running(swarm_runs):
+    from orderbook_platform.cli.main import app as main_app
+    from orderbook_platform.config import ConfigError
+
+    result = runner.invoke(main_app, ["traders", "run", "--metrics-host", "0.0.0.0:9108"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ConfigError)
+    assert "metrics_host" in str(result.exception) and "\n" not in str(result.exception)
+    assert swarm_runs == []
+
+
+def test_traders_run_with_a_bad_metrics_host_prints_one_line(swarm_runs, monkeypatch, capsys):
+    import sys
+
+    from orderbook_platform.cli.main import main
+
+    argv = ["orderbook", "traders", "run", "--metrics-host", "0.0.0.0:9108"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: traders config: metrics_host: Value error, must be an IP address or a host "
+        "name (no port or scheme), e.g. 127.0.0.1, 0.0.0.0 or ::, got '0.0.0.0:9108'"
+    ]
+    assert swarm_runs == []
+
+
+@pytest.mark.parametrize(
+    ("options", "host"),
+    [({}, "127.0.0.1"), ({"metrics_host": "127.0.0.1"}, "127.0.0.1"), ({"metrics_host": "0.0.0.0"}, "0.0.0.0")],
+)  # fmt: skip
+def test_run_swarm_serves_metrics_on_the_configured_host(
+    options, host, no_traders_env, monkeypatch, capsys
+):
+    import threading
+
+    import traders.pool
+    from traders.cli import run_swarm
+    from traders.settings import PoolSettings
+
+    bound = []
+
+    class Consumer:
+        def close(self) -> None:
+            pass
+
+    class Pool:
+        """Stands in for TraderPool: notes where the metrics it was given are served."""
+
+        def __init__(self, settings, producer, consumer, metrics=None, start_prices=None):
+            self.metrics = metrics
+            self.stopping = threading.Event()
+
+        def run(self, duration_s) -> None:
+            bound.append(self.metrics.address)
+
+        def stop(self) -> None:
+            self.stopping.set()
+
+        def summary(self) -> dict:
+            return {}
+
+    monkeypatch.setattr(traders.pool, "latest_mids", lambda settings, symbols: {})
+    monkeypatch.setattr(traders.pool, "connect", lambda settings: (None, Consumer()))
+    monkeypatch.setattr(traders.pool, "TraderPool", Pool)
+    pool_settings = PoolSettings(metrics_port=0, duration_s=1, **options)
+    run_swarm(None, pool_settings)
+    ((bound_host, port),) = bound
+    assert bound_host == host and port > 0
+    assert f"traders: /metrics and /healthz on {host} port {port}\n" in capsys.readouterr().err
