@@ -13,12 +13,13 @@ encoded, the JSON object of each of its levels, and their comma-joined bytes:
   an insertion, a removal or a replacement costs one step) and its fragment reused;
   only a level object that was not in the last list is encoded by msgspec.
 
-The message itself is a private Struct with BookDepth's fields, order, defaults and
-`omit_defaults`, each side a list of one `msgspec.Raw` of those bytes (an empty list
-for an empty side): msgspec writes it with the brackets, so the result is exactly
-`contracts.encode(depth)`. A message with a symbol that is not a
-str or sides that are not lists (or anything but a BookDepth) is passed to msgspec as
-it is.
+A line is then assembled from bytes rather than encoded: the symbol's cached
+`{"symbol":…,"bids":[`, the bids' join, `],"asks":[`, the asks' join, and `]`, the
+`time` and `sequence` fields and `}` (a None left out, as BookDepth's `omit_defaults`
+does; an int written as its digits, as msgspec does at any size). `encode_lines`
+collects the pieces of all its lines and joins them once. Anything else (not a
+BookDepth, a symbol that is not a str, sides that are not lists, a time or sequence
+that is neither None nor an int) is passed to msgspec as it is.
 
 This relies on messages being read-only shared values (engine/events.py): nobody
 mutates a BookDepth, its lists or its levels after the matcher returns them. The cache
@@ -32,8 +33,10 @@ instructions per level, a third of encoding the level outright; the walk costs ~
 
 All this pays off compiled (engine.native.COMPILED_MODULES; keep this module
 mypy-clean): measured with callgrind over a 60k-order replay, a compiled DepthEncoder
-takes ~10.7k instructions per L2 message where msgspec takes ~21.4k. As plain Python its steps cost more than they
-save, so uncompiled (OB_ENGINE_PURE=1, or a stale build) it is msgspec's encoder.
+takes ~8.5k instructions per L2 message where msgspec takes ~21.4k (~10.7k when the
+line was still a Struct of `msgspec.Raw` sides encoded by msgspec). As plain Python
+its steps cost more than they save, so uncompiled (OB_ENGINE_PURE=1, or a stale
+build) it is msgspec's encoder.
 """
 
 from __future__ import annotations
@@ -52,32 +55,30 @@ from orderbook_platform.contracts import BookDepth
 DEFAULT_MAX_SYMBOLS: Final = 4096
 
 _BookDepth: Final = BookDepth
-_Raw: Final = msgspec.Raw
 _astuple: Final[Callable[[Any], tuple[Any, ...]]] = msgspec.structs.astuple
-_EMPTY: Final[list[msgspec.Raw]] = []  # shared, never mutated
-_NEWLINE: Final = 10
-_KEEP_BUFFER: Final = 1 << 22  # a larger encode_lines buffer is not kept
+_BETWEEN_SIDES: Final = b'],"asks":['
 
 
 @mypyc_attr(acyclic=True)
 class _Side:
-    """One side as last encoded: its list, each level's JSON object, the `_Depth` side."""
+    """One side as last encoded: its list, each level's JSON object, and their join."""
 
-    __slots__ = ("levels", "parts", "raw")
+    __slots__ = ("joined", "levels", "parts")
 
     def __init__(self) -> None:
         self.levels: list[Any] = []
         self.parts: list[bytes] = []
-        self.raw: list[msgspec.Raw] = _EMPTY
+        self.joined = b""  # the level objects comma-joined, without the brackets
 
 
 @mypyc_attr(acyclic=True)
 class _Symbol:
-    """One symbol's two sides as last encoded."""
+    """One symbol's two sides as last encoded, and its lines' start up to the bids."""
 
-    __slots__ = ("asks", "bids")
+    __slots__ = ("asks", "bids", "head")
 
-    def __init__(self) -> None:
+    def __init__(self, head: bytes) -> None:
+        self.head = head
         self.bids = _Side()
         self.asks = _Side()
 
@@ -95,22 +96,6 @@ def _same(levels: list[Any], last: list[Any]) -> bool:
     return True
 
 
-# BookDepth's fields in its order, with its defaults and omit_defaults; each side is
-# [Raw(comma-joined level objects)] (msgspec copies a Raw as it is) or [].
-_Depth: Final[Any] = msgspec.defstruct(
-    "_Depth",
-    [
-        ("symbol", str),
-        ("bids", list[msgspec.Raw]),
-        ("asks", list[msgspec.Raw]),
-        ("time", Any, None),
-        ("sequence", Any, None),
-    ],
-    omit_defaults=True,
-    gc=False,  # no cycle possible (str, ints, lists of Raw): untracked like BookDepth
-)
-
-
 class DepthEncoder:
     """Encodes BookDepth messages to the bytes of `contracts.encode`, with a cache.
 
@@ -120,7 +105,7 @@ class DepthEncoder:
     steps cost more than they save) it is msgspec's encoder, nothing more.
     """
 
-    __slots__ = ("_buffer", "_encode", "_encoder", "_symbols", "cache", "max_symbols")
+    __slots__ = ("_encode", "_encoder", "_symbols", "cache", "max_symbols")
 
     def __init__(self, max_symbols: int = DEFAULT_MAX_SYMBOLS, cache: bool | None = None) -> None:
         self.max_symbols = max_symbols
@@ -128,7 +113,6 @@ class DepthEncoder:
         self._encoder = msgspec.json.Encoder()
         self._encode: Callable[[Any], bytes] = self._encoder.encode
         self._symbols: dict[str, _Symbol] = {}
-        self._buffer = bytearray()  # encode_lines' output, its memory kept between calls
 
     def cached_symbols(self) -> int:
         return len(self._symbols)
@@ -143,11 +127,11 @@ class DepthEncoder:
     def clear(self) -> None:
         self._symbols.clear()
 
-    def _side(self, levels: list[Any], last: _Side) -> list[msgspec.Raw]:
-        """The JSON array of `levels`, reusing what `last` has; `last` becomes it."""
+    def _side(self, levels: list[Any], last: _Side) -> bytes:
+        """`levels`' JSON objects comma-joined, reusing what `last` has; `last` becomes it."""
         if _same(levels, last.levels):  # also the very same list
             last.levels = levels
-            return last.raw
+            return last.joined
         previous = last.levels
         fragments = last.parts
         n = len(previous)
@@ -162,66 +146,77 @@ class DepthEncoder:
                 j = k + 1
             else:
                 parts.append(self._encode(level))
-        raw = [_Raw(b",".join(parts))] if parts else _EMPTY
+        joined = b",".join(parts)
         last.levels = levels
         last.parts = parts
-        last.raw = raw
-        return raw
+        last.joined = joined
+        return joined
 
-    def prepare(self, depth: Any) -> Any:
-        """A Struct that msgspec encodes exactly as the BookDepth `depth` (or `depth`).
+    def _add_line(self, depth: Any, pieces: list[bytes], end: str) -> None:
+        """Append the pieces of `depth`'s JSON and then `end` to `pieces`.
 
         `depth` is typed Any so that compiled code reads its fields unchecked.
         """
-        if type(depth) is not _BookDepth:  # a subclass may have more fields
-            return depth
-        fields = _astuple(depth)  # one call rather than five attribute lookups
-        symbol = fields[0]
-        bids = fields[1]
-        asks = fields[2]
-        if type(symbol) is not str or type(bids) is not list or type(asks) is not list:
-            return depth
-        entry = self._symbols.get(symbol)
-        if entry is None:
-            if len(self._symbols) >= self.max_symbols:
-                self._symbols.clear()
-            entry = self._symbols[symbol] = _Symbol()
-        return _Depth(
-            symbol,
-            self._side(bids, entry.bids),
-            self._side(asks, entry.asks),
-            fields[3],
-            fields[4],
-        )
+        if type(depth) is _BookDepth:  # a subclass may have more fields
+            fields = _astuple(depth)  # one call rather than five attribute lookups
+            symbol = fields[0]
+            bids = fields[1]
+            asks = fields[2]
+            time = fields[3]
+            sequence = fields[4]
+            if (
+                type(symbol) is str
+                and type(bids) is list
+                and type(asks) is list
+                and (time is None or type(time) is int)
+                and (sequence is None or type(sequence) is int)
+            ):
+                entry = self._symbols.get(symbol)
+                if entry is None:
+                    if len(self._symbols) >= self.max_symbols:
+                        self._symbols.clear()
+                    head = b'{"symbol":' + self._encode(symbol) + b',"bids":['
+                    entry = self._symbols[symbol] = _Symbol(head)
+                pieces.append(entry.head)
+                pieces.append(self._side(bids, entry.bids))
+                pieces.append(_BETWEEN_SIDES)
+                pieces.append(self._side(asks, entry.asks))
+                # BookDepth's omit_defaults leaves a None out; msgspec writes an int as
+                # its decimal digits, as str() does, at any size.
+                if time is None and sequence is None:
+                    tail = f"]}}{end}"
+                elif time is None:
+                    tail = f'],"sequence":{sequence}}}{end}'
+                elif sequence is None:
+                    tail = f'],"time":{time}}}{end}'
+                else:
+                    tail = f'],"time":{time},"sequence":{sequence}}}{end}'
+                pieces.append(tail.encode())
+                return
+        pieces.append(self._encode(depth))
+        if end:
+            pieces.append(end.encode())
 
     def encode(self, depth: BookDepth) -> bytes:
         """`contracts.encode(depth)`, byte for byte."""
         if not self.cache:
             return self._encode(depth)
-        return self._encode(self.prepare(depth))
+        pieces: list[bytes] = []
+        self._add_line(depth, pieces, "")
+        return b"".join(pieces)
 
     def encode_lines(self, depths: list[BookDepth]) -> bytes:
         """The JSONL of `depths`: each `contracts.encode(depth)` and a newline.
 
-        Written into one buffer kept between calls (msgspec's encode_lines grows a new
-        one by reallocation every call), then copied out once.
+        The pieces of all the lines are joined once, into the one bytes returned.
         """
         if not self.cache:
             lines: bytes = self._encoder.encode_lines(depths)
             return lines
-        buffer = self._buffer
-        encode_into = self._encoder.encode_into
-        offset = 0
+        pieces: list[bytes] = []
         for depth in depths:
-            encode_into(self.prepare(depth), buffer, offset)
-            buffer.append(_NEWLINE)
-            offset = len(buffer)
-        if offset == 0:
-            return b""
-        lines = bytes(buffer)
-        if offset > _KEEP_BUFFER:
-            self._buffer = bytearray()
-        return lines
+            self._add_line(depth, pieces, "\n")
+        return b"".join(pieces)
 
 
 _local: Final = threading.local()
