@@ -175,15 +175,21 @@ def run_swarm(settings, pool_settings, *, progress: bool = True) -> dict:
     from traders.metrics import PoolMetrics
     from traders.pool import TraderPool, connect, latest_mids
 
-    start_prices = latest_mids(settings, list(pool_settings.symbols))
-    producer, consumer = connect(settings)
     metrics = None
     if pool_settings.metrics_port is not None:
+        # First: a host or port that cannot be bound fails before any Kafka client exists.
         metrics = PoolMetrics()
         host = pool_settings.metrics_host
         port = metrics.serve(pool_settings.metrics_port, host)
         if progress:
             sys.stderr.write(f"traders: /metrics and /healthz on {host} port {port}\n")
+    try:
+        start_prices = latest_mids(settings, list(pool_settings.symbols))
+        producer, consumer = connect(settings)
+    except BaseException:
+        if metrics is not None:
+            metrics.stop()
+        raise
     pool = TraderPool(pool_settings, producer, consumer, metrics=metrics, start_prices=start_prices)
     previous = {}
     in_main = threading.current_thread() is threading.main_thread()

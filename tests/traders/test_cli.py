@@ -256,3 +256,23 @@ def test_run_swarm_serves_metrics_on_the_configured_host(
     ((bound_host, port),) = bound
     assert bound_host == host and port > 0
     assert f"traders: /metrics and /healthz on {host} port {port}\n" in capsys.readouterr().err
+
+
+def test_run_swarm_fails_on_a_taken_metrics_port_before_connecting(no_traders_env, monkeypatch):
+    import socket
+
+    import traders.pool
+    from orderbook_platform.metrics_http import MetricsBindError
+    from traders.cli import run_swarm
+    from traders.settings import PoolSettings
+
+    connected = []
+    monkeypatch.setattr(traders.pool, "latest_mids", lambda settings, symbols: {})
+    monkeypatch.setattr(traders.pool, "connect", lambda settings: connected.append(settings))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        pool_settings = PoolSettings(metrics_port=taken.getsockname()[1], duration_s=1)
+        with pytest.raises(MetricsBindError):
+            run_swarm(None, pool_settings, progress=False)
+    assert connected == []
