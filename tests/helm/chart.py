@@ -60,7 +60,12 @@ SCALED: dict[str, Any] = {
     "existingConfigSecret": "orderbook-settings",
     "image": {"repository": "registry.example/orderbook-platform", "tag": "2026.1"},
 }
-SCENARIOS = {"default": DEFAULT, "external": EXTERNAL, "scaled": SCALED}
+# The external cluster over TLS with a private CA, mounted from a Secret the user created.
+KAFKA_TLS: dict[str, Any] = {
+    **EXTERNAL,
+    "kafkaTls": {"caSecret": "kafka-ca", "caKey": "broker-ca.pem"},
+}
+SCENARIOS = {"default": DEFAULT, "external": EXTERNAL, "scaled": SCALED, "kafka-tls": KAFKA_TLS}
 
 
 class HelmError(Exception):

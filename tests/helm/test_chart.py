@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import posixpath
 import re
 import tomllib
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -20,6 +22,7 @@ from tests.helm.chart import (
     CHART,
     DEFAULT,
     EXTERNAL,
+    KAFKA_TLS,
     KUBE_VERSION,
     NAMESPACE,
     ROOT,
@@ -140,7 +143,7 @@ def test_settings_secrets_go_to_the_secret_not_the_configmap() -> None:
     assert "OB__S3__SECRET_KEY" not in config_map["data"]
 
 
-@pytest.mark.parametrize("scenario", ["default", "external"])
+@pytest.mark.parametrize("scenario", ["default", "external", "kafka-tls"])
 def test_rendered_settings_load_into_the_settings_classes(
     scenario: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,6 +197,7 @@ def test_every_referenced_configmap_and_secret_exists(scenario: str) -> None:
     external_secrets = {
         values["existingConfigSecret"],
         values["dagster"]["postgresql"]["existingSecret"],
+        values["kafkaTls"]["caSecret"],
     } - {""}
     for workload in workloads(manifests):
         spec = pod_spec(workload)
@@ -201,6 +205,8 @@ def test_every_referenced_configmap_and_secret_exists(scenario: str) -> None:
             ("ConfigMap", v["configMap"]["name"])
             for v in spec.get("volumes", [])
             if "configMap" in v
+        ] + [
+            ("Secret", v["secret"]["secretName"]) for v in spec.get("volumes", []) if "secret" in v
         ]
         for container in containers(workload):
             for source in container.get("envFrom", []):
@@ -275,6 +281,216 @@ def test_turning_a_service_off_without_its_endpoint_is_refused(
 ) -> None:
     with pytest.raises(HelmError, match=re.escape(message)):
         render(values)
+
+
+# ---------------------------------------------------------------- Kafka TLS: the CA from a Secret
+
+
+def _settings_containers(manifests: list[dict[str, Any]]) -> list[tuple[dict, dict]]:
+    """(workload, container) for every container that loads the platform settings (the
+    settings ConfigMap in its envFrom): the ones that may open a Kafka client."""
+    config_map = one(manifests, "ConfigMap", "config")["metadata"]["name"]
+    return [
+        (w, c)
+        for w in workloads(manifests)
+        for c in containers(w)
+        if {"configMapRef": {"name": config_map}} in c.get("envFrom", [])
+    ]
+
+
+def _files_of_secret_key(
+    spec: dict[str, Any], container: dict[str, Any], secret: str, key: str
+) -> set[str]:
+    """Where `key` of the Secret `secret` appears in the container's file system, read from
+    its volumeMounts and the pod's volumes (the Kubernetes rules for `items` and
+    `subPath`); each mount must be read-only."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    files = set()
+    for mount in container.get("volumeMounts", []):
+        source = volumes[mount["name"]].get("secret")
+        if not source or source["secretName"] != secret:
+            continue
+        assert mount.get("readOnly") is True, mount
+        items = source.get("items")
+        names = {i["path"] for i in items if i["key"] == key} if items else {key}
+        for name in names:
+            if "subPath" in mount:
+                if mount["subPath"] == name:
+                    files.add(mount["mountPath"])
+            else:
+                files.add(posixpath.join(mount["mountPath"], name))
+    return files
+
+
+def _settings_of(
+    manifests: list[dict[str, Any]], container: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """The Settings the container's environment (and nothing of the test's) builds."""
+    from orderbook_platform.config import Settings
+
+    monkeypatch.delenv("OB_CONFIG", raising=False)
+    for name in accepted_env_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _container_env(manifests, container).items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+def _run_job(manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The Job dagster-k8s's K8sRunLauncher creates for a run, built by dagster-k8s itself
+    from the rendered dagster.yaml the way `K8sRunLauncher.launch_run` builds it (a run
+    without code origin or tags; the kube config is not loaded, nothing is sent)."""
+    import kubernetes
+    from dagster._config import process_config
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster_k8s import launcher
+    from dagster_k8s.job import construct_dagster_k8s_job, get_job_name_from_run_id
+
+    section = dagster_instance(manifests)["run_launcher"]
+    assert (section["module"], section["class"]) == ("dagster_k8s", "K8sRunLauncher")
+    config = process_config(launcher.K8sRunLauncher.config_type(), section["config"])
+    assert config.success, [e.message for e in config.errors]
+    monkeypatch.setattr(launcher, "load_kubernetes_config", lambda **_: None)
+    run_launcher = launcher.K8sRunLauncher.from_config_value(None, config.value)
+    run = DagsterRun(job_name="lake_job", run_id="0e0c5a1e-5d1b-4c3e-9a57-3f5f6d6c1a2b")
+    context = run_launcher.get_container_context_for_run(run)
+    name = get_job_name_from_run_id(run.run_id)
+    job = construct_dagster_k8s_job(
+        job_config=context.get_k8s_job_config(job_image=None, run_launcher=run_launcher),
+        args=["dagster", "api", "execute_run", "{}"],
+        job_name=name,
+        pod_name=name,
+        component="run_worker",
+        user_defined_k8s_config=context.run_k8s_config,
+        labels={"dagster/job": run.job_name, "dagster/run-id": run.run_id},
+    )
+    return kubernetes.client.ApiClient().sanitize_for_serialization(job)
+
+
+def test_the_kafka_ca_is_mounted_where_the_settings_of_every_kafka_client_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tls = KAFKA_TLS["kafkaTls"]
+    manifests = render(KAFKA_TLS)
+    found = _settings_containers(manifests)
+    components = {w["metadata"]["labels"]["app.kubernetes.io/component"] for w, _ in found}
+    assert {"engine", "traders", "topics", "dagster-code"} <= components
+    # the topics init containers of the engine and the traders are among them
+    assert sum(c["command"] == ["orderbook", "topics", "apply"] for _, c in found) == 3
+    for workload, container in found:
+        where = f"{workload['metadata']['name']}/{container['name']}"
+        settings = _settings_of(manifests, container, monkeypatch)
+        assert settings.kafka.security_protocol == "SASL_SSL"
+        files = _files_of_secret_key(pod_spec(workload), container, tls["caSecret"], tls["caKey"])
+        assert settings.kafka.ssl_ca_location is not None, where
+        assert str(settings.kafka.ssl_ca_location) in files, (where, files)
+        # ... which librdkafka and Spark's Java client are then given
+        path = str(settings.kafka.ssl_ca_location)
+        assert settings.kafka.client_config()["ssl.ca.location"] == path
+        assert settings.kafka.java_client_options()["ssl.truststore.location"] == path
+
+
+def test_dagster_run_pods_mount_the_kafka_ca_where_their_settings_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tls = KAFKA_TLS["kafkaTls"]
+    manifests = render(KAFKA_TLS)
+    job = _run_job(manifests, monkeypatch)
+    kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+    spec = pod_spec(job)
+    (container,) = spec["containers"]
+    settings = _settings_of(manifests, container, monkeypatch)
+    files = _files_of_secret_key(spec, container, tls["caSecret"], tls["caKey"])
+    assert settings.kafka.ssl_ca_location is not None
+    assert str(settings.kafka.ssl_ca_location) in files, files
+    # the same path as in the chart's own pods
+    engine = one(manifests, "StatefulSet", "engine")
+    (engine_container,) = pod_spec(engine)["containers"]
+    assert files == _files_of_secret_key(
+        pod_spec(engine), engine_container, tls["caSecret"], tls["caKey"]
+    )
+
+
+def test_the_kafka_ca_path_wins_over_an_empty_ssl_ca_location_even_as_a_secret_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = _merge(
+        KAFKA_TLS,
+        {
+            "config": {"kafka": {"ssl_ca_location": ""}},
+            "secretKeys": [*CHART_VALUES["secretKeys"], "kafka.ssl_ca_location"],
+        },
+    )
+    manifests = render(values)
+    engine = one(manifests, "StatefulSet", "engine")
+    (container,) = pod_spec(engine)["containers"]
+    tls = KAFKA_TLS["kafkaTls"]
+    files = _files_of_secret_key(pod_spec(engine), container, tls["caSecret"], tls["caKey"])
+    assert str(_settings_of(manifests, container, monkeypatch).kafka.ssl_ca_location) in files
+
+
+@pytest.mark.parametrize("scenario", ["default", "external", "scaled"])
+def test_without_a_kafka_ca_secret_nothing_is_mounted(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the CA adds, read from a render with it, must be absent from one without.
+    with_ca = render(KAFKA_TLS)
+    ca_volumes = {
+        v["name"]
+        for w, _ in _settings_containers(with_ca)
+        for v in pod_spec(w).get("volumes", [])
+        if v.get("secret", {}).get("secretName") == KAFKA_TLS["kafkaTls"]["caSecret"]
+    }
+    ca_dirs = {
+        m["mountPath"]
+        for _, c in _settings_containers(with_ca)
+        for m in c.get("volumeMounts", [])
+        if m["name"] in ca_volumes
+    }
+    assert ca_volumes and ca_dirs
+    manifests = render(SCENARIOS[scenario])
+    for workload in [*workloads(manifests), _run_job(manifests, monkeypatch)]:
+        spec = pod_spec(workload)
+        assert not {v["name"] for v in spec.get("volumes", [])} & ca_volumes, workload
+        assert not [v for v in spec.get("volumes", []) if "secret" in v], workload
+        for container in containers(workload):
+            for mount in container.get("volumeMounts", []):
+                assert mount["name"] not in ca_volumes
+                assert not any(Path(d).is_relative_to(mount["mountPath"]) for d in ca_dirs), mount
+    launcher = dagster_instance(manifests)["run_launcher"]["config"]
+    assert not launcher.get("volumes") and not launcher.get("volume_mounts")
+    assert "OB__KAFKA__SSL_CA_LOCATION" not in settings_env(manifests)
+
+
+@pytest.mark.parametrize(
+    ("kafka", "message"),
+    [
+        ({}, "config.kafka.security_protocol is PLAINTEXT"),
+        (
+            {"security_protocol": "SASL_PLAINTEXT"},
+            "config.kafka.security_protocol is SASL_PLAINTEXT",
+        ),
+        (
+            {"security_protocol": "SSL", "ssl_ca_location": "/etc/ssl/kafka-ca.pem"},
+            'config.kafka.ssl_ca_location is "/etc/ssl/kafka-ca.pem"',
+        ),
+    ],
+)
+def test_a_kafka_ca_secret_that_would_not_be_used_is_refused(
+    kafka: dict[str, Any], message: str
+) -> None:
+    values = {"kafkaTls": {"caSecret": "kafka-ca"}, "config": {"kafka": kafka}}
+    with pytest.raises(HelmError, match=re.escape(message)) as refused:
+        render(values)
+    assert "kafkaTls.caSecret" in str(refused.value)
+
+
+def test_ssl_ca_location_without_a_kafka_ca_secret_is_left_to_the_user() -> None:
+    # A CA file mounted some other way (a custom image, a CSI driver) stays possible.
+    manifests = render(
+        {"config": {"kafka": {"security_protocol": "SSL", "ssl_ca_location": "/etc/ssl/ca.pem"}}}
+    )
+    assert settings_env(manifests)["OB__KAFKA__SSL_CA_LOCATION"] == "/etc/ssl/ca.pem"
 
 
 # ---------------------------------------------------------------- the topics job
@@ -615,7 +831,7 @@ def test_run_launcher_service_account_may_manage_jobs_and_read_pod_logs() -> Non
         assert pod_spec(one(manifests, "Deployment", component))["serviceAccountName"] == account
 
 
-@pytest.mark.parametrize("scenario", ["default", "external"])
+@pytest.mark.parametrize("scenario", ["default", "external", "kafka-tls"])
 def test_instance_config_is_valid_for_this_dagster(scenario: str, tmp_path) -> None:
     from dagster._config import validate_config
     from dagster._core.instance.config import dagster_instance_config

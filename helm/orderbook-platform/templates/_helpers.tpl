@@ -117,11 +117,59 @@ JSON (what pydantic-settings decodes); null leaves are left out.
 {{- end -}}
 {{- end -}}
 {{- $_ := set $plain "OB__KAFKA__BOOTSTRAP_SERVERS" (include "orderbook.kafkaBootstrap" .) -}}
+{{- if .Values.kafkaTls.caSecret -}}
+{{- include "orderbook.kafkaCaCheck" . -}}
+{{- $_ := unset $secret "OB__KAFKA__SSL_CA_LOCATION" -}}
+{{- $_ := set $plain "OB__KAFKA__SSL_CA_LOCATION" (include "orderbook.kafkaCaPath" .) -}}
+{{- end -}}
 {{- $_ := set $plain "OB__S3__ENDPOINT_URL" (include "orderbook.s3Endpoint" .) -}}
 {{- if not .Values.config.lake.root -}}
 {{- $_ := set $plain "OB__LAKE__ROOT" (printf "s3://%s/lake" .Values.config.s3.bucket) -}}
 {{- end -}}
 {{- dict "plain" $plain "secret" $secret | toYaml -}}
+{{- end -}}
+
+{{/*
+The Kafka CA (kafkaTls.caSecret): the Secret's key kafkaTls.caKey, mounted read-only at
+one fixed path in every container that gets the settings (and in every Dagster run pod),
+with config.kafka.ssl_ca_location set to that path. Volumes and mounts render nothing
+without a caSecret.
+*/}}
+{{- define "orderbook.kafkaCaDir" -}}/etc/orderbook/kafka-ca{{- end -}}
+
+{{- define "orderbook.kafkaCaPath" -}}{{ include "orderbook.kafkaCaDir" . }}/ca.crt{{- end -}}
+
+{{- define "orderbook.kafkaCaCheck" -}}
+{{- $tls := .Values.kafkaTls -}}
+{{- $kafka := .Values.config.kafka -}}
+{{- $path := include "orderbook.kafkaCaPath" . -}}
+{{- $set := $kafka.ssl_ca_location | default "" | toString -}}
+{{- if and $set (ne $set $path) -}}
+{{- fail (printf "kafkaTls.caSecret %q is mounted at %s, but config.kafka.ssl_ca_location is %q: leave ssl_ca_location unset (null) when kafkaTls.caSecret is set" $tls.caSecret $path $set) -}}
+{{- end -}}
+{{- $protocol := $kafka.security_protocol | default "PLAINTEXT" -}}
+{{- if not (has $protocol (list "SSL" "SASL_SSL")) -}}
+{{- fail (printf "kafkaTls.caSecret %q is set but config.kafka.security_protocol is %s, which does not use TLS: set security_protocol to SSL or SASL_SSL, or leave kafkaTls.caSecret empty" $tls.caSecret $protocol) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "orderbook.kafkaCaVolumes" -}}
+{{- if .Values.kafkaTls.caSecret -}}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafkaTls.caSecret }}
+    items:
+      - key: {{ .Values.kafkaTls.caKey }}
+        path: {{ include "orderbook.kafkaCaPath" . | base }}
+{{- end -}}
+{{- end -}}
+
+{{- define "orderbook.kafkaCaVolumeMounts" -}}
+{{- if .Values.kafkaTls.caSecret -}}
+- name: kafka-ca
+  mountPath: {{ include "orderbook.kafkaCaDir" . }}
+  readOnly: true
+{{- end -}}
 {{- end -}}
 
 {{/* envFrom of every platform container: the settings ConfigMap and Secret. */}}
@@ -153,6 +201,10 @@ every pod ready, and the engine refuses to start without its topics.
     {{- toYaml .Values.topicsJob.resources | nindent 4 }}
   securityContext:
     {{- include "orderbook.containerSecurityContext" . | nindent 4 }}
+  {{- with include "orderbook.kafkaCaVolumeMounts" . }}
+  volumeMounts:
+    {{- . | nindent 4 }}
+  {{- end }}
 {{- end -}}
 
 {{- define "orderbook.podSecurityContext" -}}
