@@ -7,6 +7,7 @@ import ipaddress
 import json
 import posixpath
 import re
+import tempfile
 import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -336,35 +337,96 @@ def _settings_of(
     return Settings()
 
 
-def _run_job(manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The Job dagster-k8s's K8sRunLauncher creates for a run, built by dagster-k8s itself
-    from the rendered dagster.yaml the way `K8sRunLauncher.launch_run` builds it (a run
-    without code origin or tags; the kube config is not loaded, nothing is sent)."""
+class _DaemonInstance:
+    """What `K8sRunLauncher.launch_run` asks of the daemon's DagsterInstance: its ref (which
+    the run pod gets, serialized into `dagster api execute_run`'s argument) and a place for
+    the run tag and the engine events it records (dropped here)."""
+
+    def __init__(self, ref: Any) -> None:
+        self._ref = ref
+
+    def get_ref(self) -> Any:
+        return self._ref
+
+    def add_run_tags(self, run_id: str, new_tags: Any) -> None:
+        pass
+
+    def report_engine_event(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class _JobsApi:
+    """Stands in for the Kubernetes API: keeps the Job the launcher would create."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[Any, str]] = []
+
+    def create_namespaced_job_with_retries(self, body: Any, namespace: str) -> None:
+        self.created.append((body, namespace))
+
+
+def _launched_run(
+    manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], str]:
+    """(Job, namespace) of what dagster-k8s's `K8sRunLauncher.launch_run` creates for a run
+    of the chart's code location, run by dagster-k8s itself from the rendered dagster.yaml:
+    the launcher built from its `run_launcher` section, the daemon's instance ref built from
+    the whole file the way the daemon builds it (`InstanceRef.from_dir` of DAGSTER_HOME),
+    the run's origin the code server's (its image: DAGSTER_CURRENT_IMAGE); only the kube
+    config is not loaded and the Kubernetes API is replaced, so nothing is sent."""
     import kubernetes
     from dagster._config import process_config
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.launcher import LaunchRunContext
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
     from dagster._core.storage.dagster_run import DagsterRun
     from dagster_k8s import launcher
-    from dagster_k8s.job import construct_dagster_k8s_job, get_job_name_from_run_id
 
-    section = dagster_instance(manifests)["run_launcher"]
+    instance = dagster_instance(manifests)
+    section = instance["run_launcher"]
     assert (section["module"], section["class"]) == ("dagster_k8s", "K8sRunLauncher")
     config = process_config(launcher.K8sRunLauncher.config_type(), section["config"])
     assert config.success, [e.message for e in config.errors]
     monkeypatch.setattr(launcher, "load_kubernetes_config", lambda **_: None)
     run_launcher = launcher.K8sRunLauncher.from_config_value(None, config.value)
-    run = DagsterRun(job_name="lake_job", run_id="0e0c5a1e-5d1b-4c3e-9a57-3f5f6d6c1a2b")
-    context = run_launcher.get_container_context_for_run(run)
-    name = get_job_name_from_run_id(run.run_id)
-    job = construct_dagster_k8s_job(
-        job_config=context.get_k8s_job_config(job_image=None, run_launcher=run_launcher),
-        args=["dagster", "api", "execute_run", "{}"],
-        job_name=name,
-        pod_name=name,
-        component="run_worker",
-        user_defined_k8s_config=context.run_k8s_config,
-        labels={"dagster/job": run.job_name, "dagster/run-id": run.run_id},
+    api = _JobsApi()
+    run_launcher._api_client = api
+
+    daemon = one(manifests, "Deployment", "dagster-daemon")
+    daemon_env = {e["name"]: e.get("value") for e in pod_spec(daemon)["containers"][0]["env"]}
+    with tempfile.TemporaryDirectory() as config_dir:
+        (Path(config_dir) / "dagster.yaml").write_text(yaml.safe_dump(instance))
+        ref = InstanceRef.from_dir(daemon_env["DAGSTER_HOME"], config_dir=config_dir)
+    daemon_instance = _DaemonInstance(ref)
+    run_launcher.register_instance(daemon_instance)
+
+    code = one(manifests, "Deployment", "dagster-code")
+    (server,) = pod_spec(code)["containers"]
+    command = dict(zip(server["command"][3::2], server["command"][4::2], strict=True))
+    server_env = {e["name"]: e.get("value") for e in server.get("env", [])}
+    origin = JobPythonOrigin(
+        job_name="lake_job",
+        repository_origin=RepositoryPythonOrigin(
+            executable_path="python",
+            code_pointer=ModuleCodePointer(command["--module-name"], command["--attribute"], None),
+            container_image=server_env["DAGSTER_CURRENT_IMAGE"],
+            entry_point=["dagster"],  # what `dagster api grpc` reports by default
+        ),
     )
-    return kubernetes.client.ApiClient().sanitize_for_serialization(job)
+    run = DagsterRun(
+        job_name=origin.job_name,
+        run_id="0e0c5a1e-5d1b-4c3e-9a57-3f5f6d6c1a2b",
+        job_code_origin=origin,
+    )
+    run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    ((job, namespace),) = api.created
+    return kubernetes.client.ApiClient().sanitize_for_serialization(job), namespace
+
+
+def _run_job(manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The Job dagster-k8s creates for a run (`_launched_run`)."""
+    return _launched_run(manifests, monkeypatch)[0]
 
 
 def test_the_kafka_ca_is_mounted_where_the_settings_of_every_kafka_client_point(
@@ -777,31 +839,93 @@ def test_orderbook_commands_and_options_of_the_chart_exist() -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_runs_are_launched_as_kubernetes_jobs_with_the_platform_image(scenario: str) -> None:
+def test_runs_are_launched_as_kubernetes_jobs_with_the_platform_image(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster._cli.api import ExecuteRunArgs
+    from dagster._serdes import deserialize_value
+
     values = SCENARIOS[scenario]
     manifests = render(values)
     instance = dagster_instance(manifests)
-    launcher = instance["run_launcher"]
-    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
-    config = launcher["config"]
-    assert config["job_image"] == _image_of(values)
+    config = instance["run_launcher"]["config"]
+    job, namespace = _launched_run(manifests, monkeypatch)
+    kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+    assert namespace == NAMESPACE
+    spec = pod_spec(job)
+    (container,) = spec["containers"]
+    # The platform image: the code server's, which it reports as DAGSTER_CURRENT_IMAGE.
     code = one(manifests, "Deployment", "dagster-code")
-    assert pod_spec(code)["containers"][0]["image"] == config["job_image"]
-    code_env = {e["name"]: e.get("value") for e in pod_spec(code)["containers"][0]["env"]}
-    assert code_env["DAGSTER_CURRENT_IMAGE"] == config["job_image"]
-    assert config["job_namespace"] == NAMESPACE
-    # The run pods mount this very ConfigMap as their dagster.yaml ...
-    instance_map = named(manifests, "ConfigMap", config["instance_config_map"])
-    assert instance_map is not None and "dagster.yaml" in instance_map["data"]
-    # ... and get the platform settings the engine and traders get.
+    (server,) = pod_spec(code)["containers"]
+    assert container["image"] == server["image"] == config["job_image"] == _image_of(values)
+    assert {"name": "DAGSTER_CURRENT_IMAGE", "value": container["image"]} in server["env"]
+    # The platform settings, as the engine gets them.
     engine = one(manifests, "StatefulSet", "engine")
-    engine_sources = pod_spec(engine)["containers"][0]["envFrom"]
-    assert config["env_config_maps"] == [
-        s["configMapRef"]["name"] for s in engine_sources if "configMapRef" in s
-    ]
-    assert config["env_secrets"] == [
-        s["secretRef"]["name"] for s in engine_sources if "secretRef" in s
-    ]
+    assert container["envFrom"] == pod_spec(engine)["containers"][0]["envFrom"]
+    # The chart's service account (which may manage Jobs: tested below).
+    assert spec["serviceAccountName"] == config["service_account_name"]
+    assert named(manifests, "ServiceAccount", spec["serviceAccountName"])
+    # The Dagster instance: dagster-k8s 0.29.27 mounts no dagster.yaml in the run pod (it
+    # requires `instance_config_map` but does not use it to build the Job; asserted so that
+    # the chart's comments and docs/kubernetes.md are revisited should that change); the
+    # daemon's instance, loaded from the rendered dagster.yaml, travels serialized in the
+    # argument of `dagster api execute_run` ...
+    assert not [v for v in spec.get("volumes", []) if "configMap" in v]
+    assert container["args"][:3] == ["dagster", "api", "execute_run"]
+    ref = deserialize_value(container["args"][3], ExecuteRunArgs).instance_ref
+    assert ref is not None and ref.storage_data is not None
+    storage = yaml.safe_load(ref.storage_data.config_yaml)
+    assert storage == instance["storage"]["postgres"]
+    # ... and its storage reads the password from DAGSTER_PG_PASSWORD, which the run pod
+    # gets from the same Secret key as the daemon; DAGSTER_HOME is the daemon's too.
+    daemon = one(manifests, "Deployment", "dagster-daemon")
+    (daemon_container,) = pod_spec(daemon)["containers"]
+    assert storage["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    for name in ("DAGSTER_PG_PASSWORD", "DAGSTER_HOME"):
+        run_var = next(e for e in container["env"] if e["name"] == name)
+        assert run_var in daemon_container["env"], run_var
+
+
+def _writable_mounts(spec: dict[str, Any], container: dict[str, Any]) -> dict[str, dict]:
+    """mountPath -> volume source (the volume without its name) of the container's mounts it
+    can write to: not readOnly, and not of a kind Kubernetes always mounts read-only."""
+    read_only_kinds = {"configMap", "secret", "downwardAPI", "projected"}
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    writable = {}
+    for mount in container.get("volumeMounts", []):
+        source = {k: v for k, v in volumes[mount["name"]].items() if k != "name"}
+        if not mount.get("readOnly") and not read_only_kinds & set(source):
+            writable[mount["mountPath"]] = source
+    return writable
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_run_pods_run_as_the_code_server_does_and_can_write_where_it_can(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifests = render(SCENARIOS[scenario])
+    job = _run_job(manifests, monkeypatch)
+    kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+    code = one(manifests, "Deployment", "dagster-code")
+    code_spec, run_spec = pod_spec(code), pod_spec(job)
+    (server,) = code_spec["containers"]
+    (run,) = run_spec["containers"]
+    # The chart's security contexts (orderbook.podSecurityContext and
+    # orderbook.containerSecurityContext), exactly.
+    assert code_spec["securityContext"]["runAsNonRoot"] is True
+    assert server["securityContext"]["allowPrivilegeEscalation"] is False
+    assert run_spec.get("securityContext") == code_spec["securityContext"]
+    assert run.get("securityContext") == server["securityContext"]
+    # Every path the code server may write to, the run pod may write to, on the same kind
+    # of volume (none today: the root file system is writable in both) ...
+    run_writable = _writable_mounts(run_spec, run)
+    for path, source in _writable_mounts(code_spec, server).items():
+        assert run_writable.get(path) == source, path
+    # ... and with a read-only root file system, what a run writes needs a volume: /tmp
+    # (Spark's scratch space, the stack state dir) and DAGSTER_HOME (compute logs).
+    if run["securityContext"].get("readOnlyRootFilesystem"):
+        home = next(e["value"] for e in run["env"] if e["name"] == "DAGSTER_HOME")
+        assert {"/tmp", home} <= set(run_writable), run_writable
 
 
 def test_run_launcher_service_account_may_manage_jobs_and_read_pod_logs() -> None:
