@@ -545,8 +545,8 @@ def report(args: argparse.Namespace, results: dict) -> None:
             f"{figures['wall']:,.0f} orders/s ({figures['per_cpu']:,.0f} per CPU-s; "
             f"own CPU {figures['cpu']:.2f}, broker {figures['broker_cpu']:.2f}; "
             f"load {figures['load']:.1f})",
-            f"{figures['wall'] / base['wall']:.2f}x wall, "
-            f"{figures['per_cpu'] / base['per_cpu']:.2f}x per CPU-s",
+            f"{_ratio(figures['wall'], base['wall'])} wall, "
+            f"{_ratio(figures['per_cpu'], base['per_cpu'])} per CPU-s",
         )
     for (name, rate), stats in results["latency"].items():
         if not stats.get("count"):
@@ -570,6 +570,12 @@ def report(args: argparse.Namespace, results: dict) -> None:
     load = ", ".join(f"{x:.1f}" for x in results["load"])
     print(f"cpus: {os.cpu_count()}  load average at the end: {load}")
     print("targets: >= 50,000 orders/s sustained, p99 < 50 ms")
+
+
+def _ratio(value: float, base: float) -> str:
+    """`value / base` as "1.23x"; "n/a" when the base is 0 (a run too short for the
+    CPU clock's 10 ms ticks, or one that measured nothing)."""
+    return f"{value / base:.2f}x" if base else "n/a"
 
 
 def main() -> None:
