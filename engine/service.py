@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from engine import heap
 from engine.config import EngineConfig
 from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS, key_of
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
@@ -156,8 +157,11 @@ class EngineService:
                 "metrics_url": f"http://{_url_host(self.config.metrics_host)}:{server.port}/metrics",
             },
         )
+        pauses = heap.GcPauses(self.metrics.gc_pause_seconds).install()
         try:
             self._connect()
+            # Everything imported and built so far lives as long as the process.
+            self._settle_heap(full=True)
             self._loop()
             self._shutdown()
             return self.stats
@@ -165,8 +169,14 @@ class EngineService:
             self.health.state = FAILED
             raise
         finally:
+            pauses.remove()
             self._close()
             server.stop()
+
+    def _settle_heap(self, full: bool) -> None:
+        """Take what is alive now, the books included, out of the cyclic GC's full
+        collections (engine/heap.py): they walked it all, stalling the transaction."""
+        self.metrics.gc_frozen_objects.set(heap.settle(full))
 
     def _connect(self) -> None:
         config = self.config
@@ -645,6 +655,8 @@ class EngineService:
                 largest = max(largest, len(value))
             state.since_snapshot = 0
             state.snapshot_at = time.monotonic()
+        # The books have grown since the last settle; young generations only, no pause.
+        self._settle_heap(full=False)
         if records:
             self.metrics.snapshots.inc(records)
             self.metrics.snapshot_bytes.set(total)
@@ -706,6 +718,7 @@ class EngineService:
                 # (crash-only) is always safe, so stop rather than guess.
                 raise self._fatal("rewinding the consumer failed", exc.args[0]) from None
         self._publish_assignment("partitions rebuilt after an abort", sorted(self._partitions))
+        self._settle_heap(full=True)  # the rebuilt books; a recovery is a pause anyway
         self.health.state = RUNNING
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -717,6 +730,7 @@ class EngineService:
             assigned.append(TopicPartition(ORDERS, tp.partition, state.next_offset))
         consumer.incremental_assign(assigned)
         self._publish_assignment("partitions assigned", [tp.partition for tp in partitions])
+        self._settle_heap(full=True)  # the rebuilt books; a recovery is a pause anyway
         self.health.state = STOPPING if self._stop.is_set() else RUNNING
         self._last_activity = time.monotonic()  # recovery time is not idle time
 

@@ -37,6 +37,7 @@ _HEALTHY = (STARTING, RECOVERING, RUNNING)
 
 _BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 _LATENCIES = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_GC_PAUSES = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 
 class Metrics:
@@ -104,6 +105,14 @@ class Metrics:
         )  # fmt: skip
         self.last_commit = Gauge(
             "last_commit_timestamp_seconds", "Unix time of the last committed transaction.",
+            namespace=ns, registry=registry,
+        )  # fmt: skip
+        self.gc_pause_seconds = Histogram(
+            "gc_pause_seconds", "Pauses of the cyclic garbage collector, by generation.",
+            ["generation"], namespace=ns, buckets=_GC_PAUSES, registry=registry,
+        )  # fmt: skip
+        self.gc_frozen_objects = Gauge(
+            "gc_frozen_objects", "Objects moved out of the collector's reach (engine/heap.py).",
             namespace=ns, registry=registry,
         )  # fmt: skip
 

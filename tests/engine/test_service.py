@@ -276,6 +276,10 @@ def test_metrics_and_health_endpoints_answer(settings: Settings, tmp_path: Path)
         ):
             assert name in text, name
         assert engine.metric("orderbook_engine_assigned_partitions") == 3
+        # The heap was settled at start and after the recovery of the assignment, each
+        # with a full collection, which the pause histogram timed.
+        assert engine.metric("orderbook_engine_gc_frozen_objects") > 10_000
+        assert 'orderbook_engine_gc_pause_seconds_count{generation="2"}' in text
         assert engine.get("/nothing-here")[0] == 404
         assert engine.terminate() == 0
     finally:
