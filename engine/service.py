@@ -170,6 +170,7 @@ class EngineService:
             raise
         finally:
             pauses.remove()
+            heap.release()
             self._close()
             server.stop()
 

@@ -9,6 +9,7 @@ over that partition's orders in offset order.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import random
 import signal
@@ -326,6 +327,13 @@ def test_an_aborted_transaction_rebuilds_the_books_and_nothing_is_published_twic
 
     assert service.stats.aborted == 2
     assert service.stats.recoveries >= 3 + 2 * 3  # the assignment, then all partitions twice
+    # The heap was settled with a full collection at start, after the assignment and
+    # after each of the two rebuilds, and handed back to the collector at the stop.
+    registry = service.metrics.registry
+    full = registry.get_sample_value("orderbook_engine_gc_pause_seconds_count", {"generation": "2"})
+    assert full is not None and full >= 4
+    assert registry.get_sample_value("orderbook_engine_gc_frozen_objects") > 10_000
+    assert gc.get_freeze_count() == 0
     expected, matchers = offline_replay(produced, set(symbols))
     assert_same_outputs(outputs_by_symbol(settings, start, set(symbols)), expected, symbols)
     snapshots = snapshots_of(settings, group)
