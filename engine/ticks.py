@@ -41,8 +41,8 @@ _MEMO_LIMIT: Final = 1 << 16
 class TickSize:
     """One instrument's tick size, with exact ticks -> price conversion.
 
-    Both directions are memoised (`tick_memo`: on-tick float price -> (ticks, canonical
-    float price), `price_memo`: ticks -> float price) because float<->int conversion
+    Both directions are memoised (`tick_memo`: on-tick float price -> ticks,
+    `price_memo`: ticks -> float price) because float<->int conversion
     and int true division are a large share of the per-order cost in CPython, while a
     book sees few distinct prices. The memos are pure caches: clearing them changes
     nothing but speed.
@@ -79,7 +79,7 @@ class TickSize:
         self.exact_limit: int = min(MAX_PRICE_TICKS, 2**53 // self.units)
         # Canonical text, e.g. "0.01" or "5"; snapshots record it to catch a config change.
         self.text = format(exact, "f")
-        self.tick_memo: dict[float, tuple[int, float]] = {}
+        self.tick_memo: dict[float, int] = {}
         self.price_memo: dict[int, float] = {}
 
     def to_ticks(self, price: float) -> int | None:
@@ -126,7 +126,7 @@ class TickSize:
         memo = self.tick_memo
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
-        memo[price] = (ticks, self.to_price(ticks))
+        memo[price] = ticks
 
     def mid_price(self, bid_ticks: int, ask_ticks: int) -> float:
         """The mid of two tick prices (may fall on a half tick, e.g. 100.255)."""

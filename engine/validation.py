@@ -56,7 +56,7 @@ def limit_ticks(tick: TickSize, price: object) -> int | str:
     if type(price) is float and 0.0 < price < math.inf:
         known = tick.tick_memo.get(price)
         if known is not None:
-            return known[0]
+            return known
         x = price / tick.tick
         if x >= MAX_PRICE_TICKS:
             return PRICE_OUT_OF_RANGE
