@@ -66,6 +66,7 @@ from orderbook_platform.contracts import ContractError, encode
 from orderbook_platform.errors import PlatformError
 from orderbook_platform.kafka.clients import consumer as make_consumer
 from orderbook_platform.kafka.clients import producer as make_producer
+from orderbook_platform.metrics_http import url_host
 
 _log = logging.getLogger("orderbook.engine.service")
 
@@ -154,7 +155,7 @@ class EngineService:
                 "snapshot_seconds": self.config.snapshot_seconds,
                 "metrics_host": self.config.metrics_host,
                 "metrics_port": server.port,
-                "metrics_url": f"http://{_url_host(self.config.metrics_host)}:{server.port}/metrics",
+                "metrics_url": f"http://{url_host(self.config.metrics_host)}:{server.port}/metrics",
             },
         )
         pauses = heap.GcPauses(self.metrics.gc_pause_seconds).install()
@@ -801,8 +802,3 @@ def run_service(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _url_host(host: str) -> str:
-    """`host` as it appears in a URL: an IPv6 address goes in brackets."""
-    return f"[{host}]" if ":" in host else host

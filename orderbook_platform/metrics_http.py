@@ -111,6 +111,11 @@ def is_bind_host(text: str) -> bool:
     )
 
 
+def url_host(host: str) -> str:
+    """`host` as it appears in a URL: an IPv6 address goes in brackets."""
+    return f"[{host}]" if _is_ipv6(host) else host
+
+
 def _is_ipv6(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).version == 6

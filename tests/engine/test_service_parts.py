@@ -16,7 +16,6 @@ import pytest
 
 from engine.feeder import generate_orders
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, MAX_ORDER_BYTES, dead_letter, decode_input
-from engine.service import _url_host
 from engine.service_config import ServiceConfig, ServiceConfigError
 from engine.telemetry import RUNNING, STOPPING, Health, JsonFormatter, Metrics, TelemetryServer
 from orderbook_platform.contracts import ContractError, encode
@@ -261,10 +260,3 @@ def test_telemetry_that_cannot_bind_is_a_user_error():
             TelemetryServer(Metrics(), Health("0", "grp"), "127.0.0.1", port)
     with pytest.raises(MetricsBindError, match=re.escape("on 192.0.2.1 port 0")):  # TEST-NET-1
         TelemetryServer(Metrics(), Health("0", "grp"), "192.0.2.1", 0)
-
-
-def test_the_logged_metrics_url_brackets_an_ipv6_host() -> None:
-    assert _url_host("127.0.0.1") == "127.0.0.1"
-    assert _url_host("engine-0.example") == "engine-0.example"
-    assert _url_host("::") == "[::]"
-    assert _url_host("fe80::1") == "[fe80::1]"

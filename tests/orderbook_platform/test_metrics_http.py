@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
-from orderbook_platform.metrics_http import MetricsServer, is_bind_host
+from orderbook_platform.metrics_http import MetricsServer, is_bind_host, url_host
 
 pytestmark = pytest.mark.unit
 
@@ -87,3 +87,11 @@ def test_the_server_reports_the_address_its_socket_is_bound_to():
         assert (host, port) == ("127.0.0.1", server.port) and port > 0
     finally:
         server.stop()
+
+
+def test_url_host_brackets_an_ipv6_host() -> None:
+    """As the engine logs its metrics_url."""
+    assert url_host("127.0.0.1") == "127.0.0.1"
+    assert url_host("engine-0.example") == "engine-0.example"
+    assert url_host("::") == "[::]"
+    assert url_host("fe80::1") == "[fe80::1]"
