@@ -18,7 +18,10 @@ Figures printed:
   book keyed by order id) and the core/baseline ratio;
 - replay orders/s: the JSONL stream in, four JSONL files out, end to end (best and
   median of --repeat runs), next to its baseline: the same file decoded and encoded
-  back to one JSONL file with no engine (alternated with the replay runs).
+  back to one JSONL file with no engine (alternated with the replay runs). Both write
+  under --out-dir (default: the system's temporary directory). The filesystem shows in
+  the replay's figure: it writes ~930 bytes per order, and the kernel's share of that
+  differs between a disk filesystem and tmpfs (docs/benchmarks.md).
 No assertions on time.
 """
 
@@ -194,7 +197,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--symbols", type=int, default=1)
+    parser.add_argument(
+        "--out-dir", type=Path, default=None,
+        help="where the replay and its baseline write (a temporary directory is made in it)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.out_dir is not None and not args.out_dir.is_dir():
+        parser.error(f"--out-dir is not a directory: {args.out_dir}")
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
@@ -229,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ratio:    core is {baseline_rate / core_rate:.1f}x slower than the baseline")
 
     # Alternated, so that a slow spell of a shared machine hits both.
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.out_dir) as tmp:
         source = Path(tmp) / "orders.jsonl"
         source.write_bytes(msgspec.json.Encoder().encode_lines(orders))
         replays, passes = [], []
@@ -237,13 +246,15 @@ def main(argv: list[str] | None = None) -> None:
             passes.append(run_passthrough(source, Path(tmp) / "passthrough.jsonl"))
             replays.append(run_replay(source, Path(tmp) / f"out{n}"))
             shutil.rmtree(Path(tmp) / f"out{n}")
+    tmp_parent = Path(tmp).parent
     count = replays[0][2]
     best = min(wall for wall, _, _ in replays)
     median = statistics.median(wall for wall, _, _ in replays)
     replay_cpu = count / min(cpu for _, cpu, _ in replays)
     print(
         f"replay:   {count / best:>12,.0f} orders/s best, {count / median:,.0f} median of "
-        f"{args.repeat} (JSONL in, 4 JSONL files out); {replay_cpu:,.0f} per CPU-second"
+        f"{args.repeat} (JSONL in, 4 JSONL files out under {tmp_parent}); "
+        f"{replay_cpu:,.0f} per CPU-second"
     )
     passthrough = count / min(wall for wall, _, _ in passes)
     print(f"baseline: {passthrough:>12,.0f} orders/s (JSONL in and out, decoded and re-encoded)")

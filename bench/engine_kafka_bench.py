@@ -28,7 +28,9 @@ Figures printed:
   the taker order's produce call to the trade being readable (p50/p99/p99.9/max); the
   same for the passthrough baseline's output. Next to each engine latency run, from the
   engine's /metrics over the same interval: mean batch size, transaction and commit
-  time, and the share of transactions and of commits slower than 25 and 50 ms.
+  time, and the share of transactions and of commits slower than 25 and 50 ms. With
+  --replicas N the latency runs have N engines in the group (each with its own
+  transactional ids), as a deployment scales; the backlog run always has one.
 No assertions: the targets (>= 50k orders/s, p99 < 50 ms) are reported, not enforced.
 """
 
@@ -166,6 +168,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _latest_owned(log: Path) -> list[int]:
+    """The partitions an engine said it owns in its latest assignment line."""
+    owned: list[int] = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{") and '"owned"' in line:
+            owned = json.loads(line)["owned"]
+    return owned
+
+
+def replicas_metrics(logs: list[Path]) -> dict[str, float]:
+    """engine_metrics summed over the replicas (sums, counts and buckets all add up)."""
+    total: dict[str, float] = {}
+    for log in logs:
+        for name, value in engine_metrics(log).items():
+            total[name] = total.get(name, 0.0) + value
+    return total
+
+
 def engine_metrics(log: Path) -> dict[str, float]:
     """The engine's histogram sums and counts, from its /metrics (port in its log)."""
     import urllib.request
@@ -251,14 +271,28 @@ class Bench:
         assert process.stdout.readline().strip() == "ready"
         return process
 
-    def engine(self, group: str, log: Path, batch_size: int) -> subprocess.Popen:
+    def engine(
+        self, group: str, log: Path, batch_size: int, instance: str = "bench"
+    ) -> subprocess.Popen:
         argv = [
             sys.executable, "-m", "orderbook_platform.cli.main", "engine", "run",
-            "--group", group, "--instance-id", "bench", "--metrics-port", "0",
+            "--group", group, "--instance-id", instance, "--metrics-port", "0",
             "--batch-size", str(batch_size),
             "--snapshot-every", str(self.args.snapshot_every),
         ]  # fmt: skip
         return self.spawn(argv, log)
+
+    def wait_for_split(self, logs: list[Path], timeout_s: float = 180.0) -> None:
+        """Until every replica owns at least one partition of `orders` and together they
+        own all of them (each log's latest "owned" list), or `timeout_s`."""
+        everything = set(range(self.settings.topics.partitions))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            owned = [_latest_owned(log) for log in logs]
+            if all(owned) and set().union(*owned) == everything:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"the replicas did not split the partitions in {timeout_s:.0f} s")
 
     def end_offsets(self) -> dict[int, int]:
         client = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-offsets"})
@@ -489,20 +523,30 @@ def measure(bench: Bench, tmp: Path) -> dict:
     engine_log = tmp / "engine.log"
     launch = partial(bench.engine, "bench-engine", engine_log, args.batch_size)
     record(f"engine, batch {args.batch_size}", bench.throughput("bench-engine", launch))
-    engine = bench.processes[-1]
+    engines = [bench.processes[-1]]
+    logs = [engine_log]
+    # The latency runs with --replicas engines in the group, as a deployment scales: the
+    # others join now, and the warm-up covers the hand-over of their partitions.
+    for i in range(1, args.replicas):
+        logs.append(tmp / f"engine-{i}.log")
+        engines.append(bench.engine("bench-engine", logs[-1], args.batch_size, f"bench-{i}"))
+    if args.replicas > 1:
+        bench.wait_for_split(logs)
     if args.warmup:
         # A fresh broker's JVM has not compiled its transaction paths yet: commits took
         # ~35 ms in the first minute and ~10 ms once warm. Latency is measured warm.
         warm = bench.latency("bench-engine", "trades", args.rates[0], seed=99, seconds=args.warmup)
         print(f"  (warm-up: {warm})", flush=True)
     for rate in args.rates:
-        before = engine_metrics(engine_log)
+        before = replicas_metrics(logs)
         stats = bench.latency("bench-engine", "trades", rate, seed=args.seed + 7 * int(rate))
-        stats.update(transaction_means(before, engine_metrics(engine_log)))
+        stats.update(transaction_means(before, replicas_metrics(logs)))
         results["latency"]["engine", rate] = stats
         print(f"  latency @ {rate:,.0f}/s: {stats}", flush=True)
-    engine.send_signal(signal.SIGTERM)
-    engine.wait(60)
+    for engine in engines:
+        engine.send_signal(signal.SIGTERM)
+    for engine in engines:
+        engine.wait(60)
 
     worker = bench.worker("passthrough", bench.bootstrap, "bench-passthrough", "0")
     bench.time_until_caught_up("bench-passthrough")  # the engine's latency orders first
@@ -513,17 +557,19 @@ def measure(bench: Bench, tmp: Path) -> dict:
     worker.send_signal(signal.SIGTERM)
     worker.wait(60)
 
-    totals = [
+    lines = [
         json.loads(line)
-        for line in engine_log.read_text().splitlines()
-        if line.startswith("{") and '"engine stopped"' in line
+        for log in logs
+        for line in log.read_text().splitlines()
+        if line.startswith("{")
     ]
-    results["engine_totals"] = totals[-1] if totals else {}
-    rounds = [
-        json.loads(line)
-        for line in engine_log.read_text().splitlines()
-        if line.startswith("{") and '"snapshot round"' in line
-    ]
+    events: dict[str, int] = {}
+    for line in lines:
+        if line.get("event") == "engine stopped":
+            for topic, count in line.get("events", {}).items():
+                events[topic] = events.get(topic, 0) + count
+    results["engine_events"] = events
+    rounds = [line for line in lines if line.get("event") == "snapshot round"]
     results["largest_snapshot_record"] = max((r["largest_record_bytes"] for r in rounds), default=0)
     results["load"] = os.getloadavg()
     return results
@@ -533,7 +579,10 @@ def report(args: argparse.Namespace, results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Engine through Kafka ({args.orders:,} orders, batch {args.batch_size})")
+    table = Table(
+        title=f"Engine through Kafka ({args.orders:,} orders, batch {args.batch_size}; "
+        f"latency runs with {args.replicas} replica{'s' if args.replicas > 1 else ''})"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("vs passthrough", justify="right")
@@ -559,9 +608,8 @@ def report(args: argparse.Namespace, results: dict) -> None:
             f"(n={stats['count']:,}, offered {stats['offered_rate']:,.0f}/s)",
             "",
         )
-    totals = results.get("engine_totals", {})
-    if totals:
-        table.add_row("engine events", json.dumps(totals.get("events", {})), "")
+    if results.get("engine_events"):
+        table.add_row("engine events", json.dumps(results["engine_events"]), "")
     table.add_row("largest snapshot record", f"{results['largest_snapshot_record']:,} bytes", "")
     console = Console()
     if not console.is_terminal:
@@ -598,6 +646,8 @@ def main() -> None:
     parser.add_argument("--sweep", type=lambda s: [int(b) for b in s.split(",") if b],
                         default=[], help="also time the backlog at these batch sizes")  # fmt: skip
     parser.add_argument("--snapshot-every", type=int, default=50_000)
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="engines in the group for the latency runs (the backlog run uses one)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     run(parser.parse_args())
 
