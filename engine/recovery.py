@@ -83,6 +83,53 @@ def decode_snapshot(data: bytes) -> SnapshotRecord:
 # --------------------------------------------------------------------------- pure logic
 
 
+@dataclass(frozen=True)
+class PartitionSnapshot:
+    """A partition's snapshot round: its records, or the symbols that made it skip.
+
+    `records` are (key, value) pairs, one per symbol, all at the same offset. When any
+    symbol's record is over the size limit, `records` is empty and `oversized` names
+    those symbols with their sizes: the round is skipped for the whole partition. A
+    newer record for the other symbols would move the replay's start (the oldest
+    record's offset) past orders of the oversized symbol, which may have no record of its
+    own, so its book would be lost on recovery. Keeping all the old records makes
+    recovery replay further back: slower, still exact.
+    """
+
+    records: list[tuple[bytes, bytes]]
+    oversized: list[tuple[str, int]]
+
+
+def snapshot_partition(
+    matcher: Matcher,
+    group: str,
+    partition: int,
+    offset: int,
+    instance_id: str | None,
+    max_bytes: int,
+) -> PartitionSnapshot:
+    """The records of a snapshot round of `partition` at `offset` (its next order)."""
+    records: list[tuple[bytes, bytes]] = []
+    oversized: list[tuple[str, int]] = []
+    for symbol in matcher.symbols():
+        value = encode_snapshot(
+            SnapshotRecord(
+                SNAPSHOT_RECORD_VERSION,
+                group,
+                symbol,
+                partition,
+                offset,
+                msgspec.Raw(matcher.snapshot_symbol(symbol)),
+                instance_id,
+            )
+        )
+        if len(value) > max_bytes:
+            oversized.append((symbol, len(value)))
+        elif not oversized:
+            records.append((snapshot_key(group, symbol), value))
+    return PartitionSnapshot([] if oversized else records, oversized)
+
+
 def latest_snapshots(
     records: Iterable[tuple[bytes | None, bytes | None]], group: str
 ) -> dict[str, SnapshotRecord]:

@@ -33,7 +33,6 @@ from collections import Counter as Tally
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from engine import heap
@@ -41,14 +40,7 @@ from engine.config import EngineConfig
 from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS, key_of
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
 from engine.matching import Matcher
-from engine.recovery import (
-    SNAPSHOT_RECORD_VERSION,
-    SnapshotRecord,
-    committed_offset,
-    encode_snapshot,
-    recover_partition,
-    snapshot_key,
-)
+from engine.recovery import committed_offset, recover_partition, snapshot_partition
 from engine.service_config import DLQ, ORDERS, SNAPSHOTS, ServiceConfig
 from engine.settings import engine_config_from
 from engine.telemetry import (
@@ -626,32 +618,20 @@ class EngineService:
         records = total = largest = 0
         for partition in partitions:
             state = self._partitions[partition]
-            matcher = state.matcher
-            for symbol in matcher.symbols():
-                value = encode_snapshot(
-                    SnapshotRecord(
-                        SNAPSHOT_RECORD_VERSION,
-                        group,
-                        symbol,
-                        partition,
-                        state.next_offset,
-                        msgspec.Raw(matcher.snapshot_symbol(symbol)),
-                        instance_id,
-                    )
+            round_ = snapshot_partition(
+                state.matcher, group, partition, state.next_offset, instance_id, SNAPSHOT_MAX_BYTES
+            )
+            if round_.oversized:
+                # Recovery then replays from this partition's older records: slower, exact.
+                _log.error(
+                    "snapshot record too large, partition round skipped",
+                    extra={"partition": partition, "oversized": dict(round_.oversized)},
                 )
-                if len(value) > SNAPSHOT_MAX_BYTES:
-                    # Recovery then starts from this symbol's older record: slower, still exact.
-                    _log.error(
-                        "snapshot record too large, skipped",
-                        extra={"symbol": symbol, "partition": partition, "bytes": len(value)},
-                    )
-                    continue
+            for key, value in round_.records:
                 try:
-                    self._producer.produce(SNAPSHOTS, value, snapshot_key(group, symbol), partition)
+                    self._producer.produce(SNAPSHOTS, value, key, partition)
                 except BufferError:
-                    self._produce_when_room(
-                        SNAPSHOTS, value, snapshot_key(group, symbol), partition, 0
-                    )
+                    self._produce_when_room(SNAPSHOTS, value, key, partition, 0)
                 records += 1
                 total += len(value)
                 largest = max(largest, len(value))
