@@ -3,9 +3,13 @@
 The snapshot topic (`engine.snapshots`, compacted) has the same partition count as
 `orders`; partition p holds the books of the symbols whose orders arrive on orders
 partition p. A record is keyed by `[group, symbol]` and says "this is symbol S's book
-after applying every order of partition p before offset R". The service writes all
-symbols of p at one R in the same transaction as the consumer offset R, so a record is
-visible (read_committed) only if its outputs and offsets are.
+after applying every order of partition p before offset R". The service writes a record
+in the same transaction as the consumer offset R, so a record is visible
+(read_committed) only if its outputs and offsets are. A round writes the symbols of p
+one per transaction (so a round's pause is one book's, not all of them), and each record
+also carries a `floor`: the start of p's last round that wrote every symbol. A symbol
+with no record at all first traded after that start, since that round would have
+written it otherwise (`snapshot_record`).
 
 Rebuilding partition p (`recover_partition`):
 
@@ -13,11 +17,13 @@ Rebuilding partition p (`recover_partition`):
    does so under read_committed), so a dead replica's open transaction is resolved first.
 2. Read snapshot partition p to its last stable offset; keep the latest record per key
    of this group. Each record carries its own R_s.
-3. Replay orders p from min(R_s) (or the partition's start if there is no record) up to
-   C through a fresh matcher with outputs discarded; an order of symbol s at offset o is
-   applied only if o >= R_s. Per-symbol offsets make this exact even if rounds ever
-   differ per symbol (e.g. a record that was still invisible when we read), because the
-   books of different symbols never interact.
+3. Replay orders p from the lowest R_s or floor of any record (the partition's start if
+   there is no record) up to C through a fresh matcher with outputs discarded; an order
+   of symbol s at offset o is applied only if o >= R_s (every order of a symbol without
+   a record is applied). Per-symbol offsets make this exact although the symbols of a
+   round are written at different offsets, because the books of different symbols never
+   interact; the floor makes the replay start early enough for a symbol that has no
+   record yet.
 4. Consumption resumes at max(C, max R_s): a snapshot is only ever committed together
    with offsets at least as far, so R_s > C means C was read before that commit landed.
 
@@ -50,7 +56,10 @@ class SnapshotRecord(msgspec.Struct, omit_defaults=True):
 
     `offset` is the next offset of `orders` partition `partition` that the book has not
     applied. `state` is `Matcher.snapshot_symbol()` (canonical JSON) embedded as is,
-    so it costs no base64 and the record stays readable with any JSON tool.
+    so it costs no base64 and the record stays readable with any JSON tool. `floor`
+    (additive; absent in records that predate it, which were written a whole partition
+    at one offset) is where a replay of the partition must start at the latest: see the
+    module docstring.
     """
 
     version: int
@@ -60,6 +69,12 @@ class SnapshotRecord(msgspec.Struct, omit_defaults=True):
     offset: int
     state: msgspec.Raw
     instance_id: str | None = None
+    floor: int | None = None
+
+    @property
+    def replay_start(self) -> int:
+        """The latest offset a replay of this record's partition may start at."""
+        return self.offset if self.floor is None else min(self.offset, self.floor)
 
 
 _encode_record = msgspec.json.Encoder().encode
@@ -83,51 +98,33 @@ def decode_snapshot(data: bytes) -> SnapshotRecord:
 # --------------------------------------------------------------------------- pure logic
 
 
-@dataclass(frozen=True)
-class PartitionSnapshot:
-    """A partition's snapshot round: its records, or the symbols that made it skip.
-
-    `records` are (key, value) pairs, one per symbol, all at the same offset. When any
-    symbol's record is over the size limit, `records` is empty and `oversized` names
-    those symbols with their sizes: the round is skipped for the whole partition. A
-    newer record for the other symbols would move the replay's start (the oldest
-    record's offset) past orders of the oversized symbol, which may have no record of its
-    own, so its book would be lost on recovery. Keeping all the old records makes
-    recovery replay further back: slower, still exact.
-    """
-
-    records: list[tuple[bytes, bytes]]
-    oversized: list[tuple[str, int]]
-
-
-def snapshot_partition(
+def snapshot_record(
     matcher: Matcher,
     group: str,
+    symbol: str,
     partition: int,
     offset: int,
+    floor: int,
     instance_id: str | None,
-    max_bytes: int,
-) -> PartitionSnapshot:
-    """The records of a snapshot round of `partition` at `offset` (its next order)."""
-    records: list[tuple[bytes, bytes]] = []
-    oversized: list[tuple[str, int]] = []
-    for symbol in matcher.symbols():
-        value = encode_snapshot(
-            SnapshotRecord(
-                SNAPSHOT_RECORD_VERSION,
-                group,
-                symbol,
-                partition,
-                offset,
-                msgspec.Raw(matcher.snapshot_symbol(symbol)),
-                instance_id,
-            )
+) -> bytes:
+    """The snapshot record of `symbol`'s book at `offset` (its partition's next order).
+
+    `floor` must be the start of the partition's last round that wrote every symbol it
+    had then (or, before any such round, where this owner's recovery replay started):
+    a symbol that still has no record first traded at or after it.
+    """
+    return encode_snapshot(
+        SnapshotRecord(
+            SNAPSHOT_RECORD_VERSION,
+            group,
+            symbol,
+            partition,
+            offset,
+            msgspec.Raw(matcher.snapshot_symbol(symbol)),
+            instance_id,
+            floor,
         )
-        if len(value) > max_bytes:
-            oversized.append((symbol, len(value)))
-        elif not oversized:
-            records.append((snapshot_key(group, symbol), value))
-    return PartitionSnapshot([] if oversized else records, oversized)
+    )
 
 
 def latest_snapshots(
@@ -173,8 +170,9 @@ def plan_replay(
     `committed` is None when the group has no offset for the partition. Offsets below
     `low_watermark` are gone (retention); the replay starts at what still exists.
     """
-    offsets = [record.offset for record in snapshots]
-    start = min(offsets) if offsets else low_watermark
+    records = list(snapshots)
+    offsets = [record.offset for record in records]
+    start = min(r.replay_start for r in records) if records else low_watermark
     resume = max([*offsets, committed if committed is not None else low_watermark])
     start = max(start, low_watermark)
     resume = max(resume, start)
@@ -300,6 +298,7 @@ class RecoveredPartition:
     partition: int
     matcher: Matcher
     resume_at: int
+    replay_from: int  # where the replay started: the floor of this owner's first round
     snapshot_symbols: int
     snapshot_offset: int | None
     replayed: int
@@ -351,6 +350,7 @@ def recover_partition(
         partition=partition,
         matcher=matcher,
         resume_at=plan.resume_at,
+        replay_from=plan.replay_from,
         snapshot_symbols=len(snapshots),
         snapshot_offset=min((r.offset for r in snapshots.values()), default=None),
         replayed=replayed,

@@ -4,7 +4,8 @@ One iteration is one Kafka transaction:
 
     poll orders (batch) -> begin -> per order: decode, match, produce events to the
     order's partition of trades/prices/book/order_events (or a DeadLetter to orders.dlq)
-    -> [snapshot round] -> send_offsets_to_transaction -> commit
+    -> [a snapshot record, one symbol per transaction while a round runs]
+    -> send_offsets_to_transaction -> commit
 
 so a batch's outputs, its consumer offsets and any snapshot covering it become visible
 to read_committed readers together or not at all. Details and the reasons behind them
@@ -40,9 +41,10 @@ from engine.config import EngineConfig
 from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS, key_of
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
 from engine.matching import Matcher
-from engine.recovery import committed_offset, recover_partition, snapshot_partition
+from engine.recovery import committed_offset, recover_partition, snapshot_key, snapshot_record
 from engine.service_config import DLQ, ORDERS, SNAPSHOTS, ServiceConfig
 from engine.settings import engine_config_from
+from engine.snapshot_rounds import SnapshotRounds
 from engine.telemetry import (
     FAILED,
     RECOVERING,
@@ -83,8 +85,10 @@ class PartitionState:
 
     matcher: Matcher
     next_offset: int  # the next orders offset to apply; committed with each transaction
-    since_snapshot: int = 0  # orders applied (incl. replayed) since its last snapshot round
-    snapshot_at: float = field(default_factory=time.monotonic)  # when that round was
+    since_snapshot: int = 0  # orders applied (incl. replayed) since its last round began
+    snapshot_at: float = field(default_factory=time.monotonic)  # when that round began
+    # Its snapshot rounds; the floor starts where this owner's recovery replay began.
+    rounds: SnapshotRounds = field(default_factory=lambda: SnapshotRounds(0))
 
 
 @dataclass
@@ -288,7 +292,7 @@ class EngineService:
             if messages:
                 self._last_activity = now
                 self._transaction(messages)
-            elif self._due_partitions(now):
+            elif self._due_partitions(now) or self._round_in_progress() is not None:
                 self._transaction([])
             elif max_idle is not None and now - self._last_activity >= max_idle:
                 idle = round(now - self._last_activity, 1)
@@ -314,7 +318,7 @@ class EngineService:
     def _shutdown(self) -> None:
         """Graceful stop: a last snapshot round and commit, then leave the group."""
         self.health.state = STOPPING
-        if any(state.since_snapshot for state in self._partitions.values()):
+        if any(s.since_snapshot or s.rounds.in_progress for s in self._partitions.values()):
             self._transaction([], force_snapshot=True)
         _log.info("engine stopped", extra=self._totals())
 
@@ -598,60 +602,94 @@ class EngineService:
             and (state.since_snapshot >= every or now - state.snapshot_at >= seconds)
         ]
 
-    def _snapshot_if_due(self, everything: bool) -> None:
-        """Snapshot every changed partition (`everything`), else the most overdue one.
+    def _round_in_progress(self) -> int | None:
+        """The partition (lowest first) whose snapshot round has records left, if any."""
+        for partition in sorted(self._partitions):
+            if self._partitions[partition].rounds.in_progress:
+                return partition
+        return None
 
-        One partition per transaction spreads the pause a round costs (it serializes
-        whole books) over several transactions instead of stalling one for all.
+    def _snapshot_if_due(self, everything: bool) -> None:
+        """Write the next record of a snapshot round, starting one if a partition is due;
+        with `everything`, a whole round of every partition that changed, at once.
+
+        One record per transaction spreads the pause a round costs (each record
+        serializes a whole book) over as many transactions as the partition has symbols,
+        instead of stalling one transaction for all of them (engine.snapshot_rounds).
         """
         if everything:
-            chosen = [p for p, state in self._partitions.items() if state.since_snapshot]
-        else:
+            for partition in sorted(self._partitions):
+                state = self._partitions[partition]
+                if state.since_snapshot or state.rounds.in_progress:
+                    self._begin_round(partition)
+                    while state.rounds.in_progress:
+                        self._write_next_record(partition)
+            return
+        partition = self._round_in_progress()
+        if partition is None:
             due = self._due_partitions(time.monotonic())
-            chosen = [max(due, key=lambda p: self._partitions[p].since_snapshot)] if due else []
-        if chosen:
-            self._write_snapshot_round(chosen)
+            if not due:
+                return
+            partition = max(due, key=lambda p: self._partitions[p].since_snapshot)
+            self._begin_round(partition)
+        self._write_next_record(partition)
 
-    def _write_snapshot_round(self, partitions: list[int]) -> None:
-        """One record per symbol of each of `partitions`, all at that partition's next offset."""
-        group, instance_id = self.config.group, self.config.instance_id
-        records = total = largest = 0
-        for partition in partitions:
-            state = self._partitions[partition]
-            round_ = snapshot_partition(
-                state.matcher, group, partition, state.next_offset, instance_id, SNAPSHOT_MAX_BYTES
-            )
-            if round_.oversized:
-                # Recovery then replays from this partition's older records: slower, exact.
+    def _begin_round(self, partition: int) -> None:
+        state = self._partitions[partition]
+        state.rounds.begin(state.matcher.symbols(), state.next_offset)
+        # Orders applied from now on count towards the next round.
+        state.since_snapshot = 0
+        state.snapshot_at = time.monotonic()
+
+    def _write_next_record(self, partition: int) -> None:
+        """One symbol's record at the partition's next offset; ends the round after the last."""
+        state = self._partitions[partition]
+        rounds = state.rounds
+        symbol = rounds.next_symbol()
+        if symbol is not None:
+            value = snapshot_record(
+                state.matcher, self.config.group, symbol, partition, state.next_offset,
+                rounds.floor, self.config.instance_id,
+            )  # fmt: skip
+            if len(value) > SNAPSHOT_MAX_BYTES:
+                # The symbol keeps its older record (or none), and the round does not
+                # move the floor, so recovery replays far enough back: slower, exact.
+                rounds.skipped()
                 _log.error(
-                    "snapshot record too large, partition round skipped",
-                    extra={"partition": partition, "oversized": dict(round_.oversized)},
+                    "snapshot record too large, skipped",
+                    extra={"symbol": symbol, "partition": partition, "bytes": len(value)},
                 )
-            for key, value in round_.records:
+            else:
+                key = snapshot_key(self.config.group, symbol)
                 try:
                     self._producer.produce(SNAPSHOTS, value, key, partition)
                 except BufferError:
                     self._produce_when_room(SNAPSHOTS, value, key, partition, 0)
-                records += 1
-                total += len(value)
-                largest = max(largest, len(value))
-            state.since_snapshot = 0
-            state.snapshot_at = time.monotonic()
+                rounds.written(len(value))
+        if rounds.finished:
+            self._end_round(partition)
+
+    def _end_round(self, partition: int) -> None:
+        state = self._partitions[partition]
+        summary = state.rounds.end()
         # The books have grown since the last settle; young generations only, no pause.
         self._settle_heap(full=False)
-        if records:
-            self.metrics.snapshots.inc(records)
-            self.metrics.snapshot_bytes.set(total)
-            self.metrics.snapshot_largest.set(largest)
-            _log.info(
-                "snapshot round",
-                extra={
-                    "records": records,
-                    "bytes": total,
-                    "largest_record_bytes": largest,
-                    "offsets": {p: self._partitions[p].next_offset for p in partitions},
-                },
-            )
+        self.metrics.snapshots.inc(summary.records)
+        self.metrics.snapshot_bytes.set(summary.bytes)
+        self.metrics.snapshot_largest.set(summary.largest)
+        _log.info(
+            "snapshot round",
+            extra={
+                "partition": partition,
+                "records": summary.records,
+                "bytes": summary.bytes,
+                "largest_record_bytes": summary.largest,
+                "started_at": summary.start,
+                "ended_at": state.next_offset,
+                "complete": summary.complete,
+                "floor": state.rounds.floor,
+            },
+        )
 
     # ------------------------------------------------------------------ ownership
 
@@ -678,7 +716,12 @@ class EngineService:
                 "seconds": round(recovered.seconds, 3),
             },
         )
-        return PartitionState(recovered.matcher, recovered.resume_at, recovered.replayed)
+        return PartitionState(
+            recovered.matcher,
+            recovered.resume_at,
+            recovered.replayed,
+            rounds=SnapshotRounds(recovered.replay_from),
+        )
 
     def _recover_owned(self) -> None:
         """After an abort: rebuild every owned partition and rewind the consumer to it.

@@ -15,6 +15,7 @@ from engine.intake import MAX_ORDER_BYTES
 from engine.matching import Matcher
 from engine.recovery import (
     SNAPSHOT_RECORD_VERSION,
+    ReplayPlan,
     SnapshotRecord,
     decode_snapshot,
     encode_snapshot,
@@ -22,7 +23,7 @@ from engine.recovery import (
     plan_replay,
     replay_orders,
     snapshot_key,
-    snapshot_partition,
+    snapshot_record,
 )
 from orderbook_platform.contracts import encode
 
@@ -150,64 +151,34 @@ def test_replay_skips_what_the_live_loop_dead_letters():
     assert matcher.symbols() == ["AAA"]
 
 
-def test_a_partition_round_has_one_record_per_symbol_at_one_offset():
+def test_a_snapshot_record_carries_the_book_its_offset_and_the_floor():
     live = Matcher()
     feed(live, generate_orders(800, seed=3, symbols=["AAA", "BBB"]))
-    round_ = snapshot_partition(live, "g", 2, 800, "replica-1", max_bytes=1 << 24)
-    assert round_.oversized == []
-    assert [key for key, _ in round_.records] == [snapshot_key("g", s) for s in live.symbols()]
-    for symbol, (_, value) in zip(live.symbols(), round_.records, strict=True):
-        decoded = decode_snapshot(value)
-        assert (decoded.group, decoded.symbol, decoded.partition, decoded.offset) == (
-            "g",
-            symbol,
-            2,
-            800,
-        )
-        assert decoded.instance_id == "replica-1"
-        assert bytes(decoded.state) == live.snapshot_symbol(symbol)
-
-
-def test_an_oversized_symbol_skips_its_whole_partition_round_so_recovery_stays_exact():
-    # BBB trades alone first and is snapshotted; AAA appears later and grows a book too
-    # large for a record. Offsets are positions in `orders`.
-    early = list(generate_orders(1000, seed=21, symbols=["BBB"]))
-    later = list(generate_orders(3000, seed=22, symbols=["AAA"])) + list(
-        generate_orders(100, seed=23, symbols=["BBB"])
+    value = snapshot_record(live, "g", "BBB", 2, 800, 350, "replica-1")
+    decoded = decode_snapshot(value)
+    assert (decoded.group, decoded.symbol, decoded.partition, decoded.offset) == (
+        "g",
+        "BBB",
+        2,
+        800,
     )
-    orders = early + later
-    values = [(offset, encode(order)) for offset, order in enumerate(orders)]
-    live = Matcher()
-    feed(live, early)
-    first = snapshot_partition(live, "g", 0, len(early), None, max_bytes=1 << 24)
-    kept = latest_snapshots(first.records, "g")
-    assert set(kept) == {"BBB"}
-    feed(live, later)
+    assert (decoded.floor, decoded.instance_id) == (350, "replica-1")
+    assert bytes(decoded.state) == live.snapshot_symbol("BBB")
+    assert decoded.replay_start == 350
 
-    unlimited = snapshot_partition(live, "g", 0, len(orders), None, 1 << 24).records
-    sizes = {
-        symbol: len(value) for symbol, (_, value) in zip(live.symbols(), unlimited, strict=True)
-    }
-    assert sizes["AAA"] > sizes["BBB"]  # the stream makes AAA's book the bigger one
-    second = snapshot_partition(live, "g", 0, len(orders), None, max_bytes=sizes["AAA"] - 1)
-    assert second.records == []
-    assert second.oversized == [("AAA", sizes["AAA"])]
 
-    def recovered(snapshots: dict[str, SnapshotRecord]) -> str:
-        plan = plan_replay(snapshots.values(), committed=len(orders), low_watermark=0)
-        rebuilt = Matcher()
-        for snapshot in snapshots.values():
-            rebuilt.load_symbol(bytes(snapshot.state))
-        replay_orders(
-            rebuilt,
-            values[plan.replay_from : plan.replay_to],
-            {symbol: snapshot.offset for symbol, snapshot in snapshots.items()},
-        )
-        return rebuilt.state_hash()
+def test_a_record_without_a_floor_still_decodes_and_starts_the_replay_at_its_offset():
+    # Records written before the floor existed: a whole partition at one offset.
+    old = b'{"version":1,"group":"g","symbol":"AAA","partition":0,"offset":42,"state":{}}'
+    decoded = decode_snapshot(old)
+    assert decoded.floor is None
+    assert decoded.replay_start == 42
+    assert plan_replay([decoded], committed=50, low_watermark=0).replay_from == 42
 
-    # The kept records rebuild the live books.
-    assert recovered(kept) == live.state_hash()
-    # Writing BBB's newer record alone would have lost AAA: the replay would start at
-    # the new offset, after all of AAA's orders, and AAA has no record of its own.
-    bbb_alone = [(key, value) for key, value in unlimited if key == snapshot_key("g", "BBB")]
-    assert recovered(latest_snapshots(bbb_alone, "g")) != live.state_hash()
+
+def test_plan_starts_the_replay_at_the_lowest_floor():
+    floored = SnapshotRecord(
+        SNAPSHOT_RECORD_VERSION, "g", "BBB", 0, 500, msgspec.Raw(b"{}"), None, 120
+    )
+    plan = plan_replay([record("AAA", 300), floored], committed=600, low_watermark=0)
+    assert plan == ReplayPlan(120, 600, 600)
