@@ -366,7 +366,9 @@ class _JobsApi:
 
 
 def _launched_run(
-    manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    manifests: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    tags: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """(Job, namespace) of what dagster-k8s's `K8sRunLauncher.launch_run` creates for a run
     of the chart's code location, run by dagster-k8s itself from the rendered dagster.yaml:
@@ -418,6 +420,7 @@ def _launched_run(
         job_name=origin.job_name,
         run_id="0e0c5a1e-5d1b-4c3e-9a57-3f5f6d6c1a2b",
         job_code_origin=origin,
+        tags=tags or {},
     )
     run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
     ((job, namespace),) = api.created
@@ -926,6 +929,49 @@ def test_run_pods_run_as_the_code_server_does_and_can_write_where_it_can(
     if run["securityContext"].get("readOnlyRootFilesystem"):
         home = next(e["value"] for e in run["env"] if e["name"] == "DAGSTER_HOME")
         assert {"/tmp", home} <= set(run_writable), run_writable
+
+
+def _k8s_config_tag(config: dict[str, Any]) -> dict[str, str]:
+    """The run tag through which a run sets its own pod's Kubernetes config."""
+    return {"dagster-k8s/config": json.dumps(config)}
+
+
+ROOT_POD = {"pod_spec_config": {"securityContext": {"runAsUser": 0, "runAsNonRoot": False}}}
+
+
+def test_a_run_may_ask_for_other_resources_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = render(DEFAULT)
+    bigger = {"container_config": {"resources": {"limits": {"memory": "8Gi"}}}}
+    job = _launched_run(manifests, monkeypatch, _k8s_config_tag(bigger))[0]
+    (run,) = pod_spec(job)["containers"]
+    assert run["resources"]["limits"]["memory"] == "8Gi"
+    # A run that would change its pod's security context is refused at launch.
+    with pytest.raises(Exception, match="violated the allowed list: pod_spec_config"):
+        _launched_run(manifests, monkeypatch, _k8s_config_tag(ROOT_POD))
+
+
+def test_without_an_allowlist_a_run_tag_can_change_its_pod_security_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the allowlist prevents: with `allowedK8sConfig: null` the same tag goes through.
+    manifests = render({"dagster": {"runs": {"allowedK8sConfig": None}}})
+    launcher_config = dagster_instance(manifests)["run_launcher"]["config"]
+    assert "only_allow_user_defined_k8s_config_fields" not in launcher_config
+    job = _launched_run(manifests, monkeypatch, _k8s_config_tag(ROOT_POD))[0]
+    assert pod_spec(job)["securityContext"]["runAsUser"] == 0
+
+
+def test_a_run_may_be_allowed_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Helm merges a values map into the default, so "nothing" is the one entry turned off.
+    nothing = {"container_config": {"resources": False}}
+    manifests = render({"dagster": {"runs": {"allowedK8sConfig": nothing}}})
+    launcher_config = dagster_instance(manifests)["run_launcher"]["config"]
+    assert launcher_config["only_allow_user_defined_k8s_config_fields"] == nothing
+    bigger = {"container_config": {"resources": {"limits": {"memory": "8Gi"}}}}
+    with pytest.raises(Exception, match=r"violated the allowed list: container_config\.resources"):
+        _launched_run(manifests, monkeypatch, _k8s_config_tag(bigger))
 
 
 def test_run_launcher_service_account_may_manage_jobs_and_read_pod_logs() -> None:
