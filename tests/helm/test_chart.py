@@ -974,15 +974,21 @@ def test_a_run_may_be_allowed_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
         _launched_run(manifests, monkeypatch, _k8s_config_tag(bigger))
 
 
-def test_run_launcher_service_account_may_manage_jobs_and_read_pod_logs() -> None:
-    manifests = render(DEFAULT)
-    account = dagster_instance(manifests)["run_launcher"]["config"]["service_account_name"]
-    assert named(manifests, "ServiceAccount", account)
-    bindings = [
+def _bindings_of(manifests: list[dict[str, Any]], account: str) -> list[dict[str, Any]]:
+    subject = {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+    return [
         b
-        for b in find(manifests, "RoleBinding")
-        if {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE} in b["subjects"]
+        for kind in ("RoleBinding", "ClusterRoleBinding")
+        for b in find(manifests, kind)
+        if subject in b.get("subjects", [])
     ]
+
+
+def test_the_webserver_and_the_daemon_may_manage_jobs_and_read_pod_logs() -> None:
+    manifests = render(DEFAULT)
+    account = pod_spec(one(manifests, "Deployment", "dagster-daemon"))["serviceAccountName"]
+    assert named(manifests, "ServiceAccount", account)
+    bindings = _bindings_of(manifests, account)
     assert len(bindings) == 1
     role = named(manifests, "Role", bindings[0]["roleRef"]["name"])
     assert role is not None
@@ -999,6 +1005,25 @@ def test_run_launcher_service_account_may_manage_jobs_and_read_pod_logs() -> Non
         assert allowed("", resource, "get") and allowed("", resource, "list")
     for component in ("dagster-webserver", "dagster-daemon"):
         assert pod_spec(one(manifests, "Deployment", component))["serviceAccountName"] == account
+
+
+def test_run_pods_have_an_account_of_their_own_with_no_role(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = render(DEFAULT)
+    account = pod_spec(_run_job(manifests, monkeypatch))["serviceAccountName"]
+    daemon = pod_spec(one(manifests, "Deployment", "dagster-daemon"))["serviceAccountName"]
+    assert account != daemon
+    assert named(manifests, "ServiceAccount", account) is not None
+    assert _bindings_of(manifests, account) == []
+
+
+def test_without_a_chart_made_account_run_pods_use_the_given_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = render({"serviceAccount": {"create": False, "name": "platform"}})
+    assert pod_spec(_run_job(manifests, monkeypatch))["serviceAccountName"] == "platform"
+    assert find(manifests, "ServiceAccount") == []
 
 
 @pytest.mark.parametrize("scenario", ["default", "external", "kafka-tls"])

@@ -50,6 +50,16 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/* The run pods' identity: with serviceAccount.create, an account of their own with no
+Role (a run manages no Jobs); else the given account. */}}
+{{- define "orderbook.runServiceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- include "orderbook.component" (list . "dagster-run") -}}
+{{- else -}}
+{{- include "orderbook.serviceAccountName" . -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "orderbook.configMapName" -}}
 {{- include "orderbook.component" (list . "config") -}}
 {{- end -}}
