@@ -60,6 +60,16 @@ Role (a run manages no Jobs); else the given account. */}}
 {{- end -}}
 {{- end -}}
 
+{{/* Fails the render when a metrics host is loopback: the kubelet's probes and
+Prometheus reach a pod over its IP. Called with (list "<setting>" host "<what serves>"). */}}
+{{- define "orderbook.refuseLoopbackHost" -}}
+{{- $setting := index . 0 -}}
+{{- $host := index . 1 | toString -}}
+{{- if or (hasPrefix "127." $host) (eq $host "::1" "localhost") -}}
+{{- fail (printf "%s %q is loopback: the kubelet's probes and Prometheus reach the %s over the pod IP (use 0.0.0.0, or :: on an IPv6 cluster)" $setting $host (index . 2)) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "orderbook.configMapName" -}}
 {{- include "orderbook.component" (list . "config") -}}
 {{- end -}}
