@@ -26,7 +26,11 @@ Figures printed:
   orders are produced at R/s with `time` = now; a reader
   process consumes `trades` (read_committed) and measures now - trade.time, i.e. from
   the taker order's produce call to the trade being readable (p50/p99/p99.9/max); the
-  same for the passthrough baseline's output. Next to each engine latency run, from the
+  same for the passthrough baseline's output and for a "null engine": a transactional
+  consume-produce loop shaped like the engine (each order to the same partition of four
+  topics, two transactional ids by turns, offsets sent from a helper thread) that does
+  no matching, the floor under the engine's latency on the same broker and host; the
+  engine's p99 is printed as a ratio to it. Next to each engine latency run, from the
   engine's /metrics over the same interval: mean batch size, transaction and commit
   time, and the share of transactions and of commits slower than 25 and 50 ms. With
   --replicas N the latency runs have N engines in the group (each with its own
@@ -54,6 +58,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 PASSTHROUGH = "bench.passthrough"
+# The null engine's outputs: the engine's four output topics, under names of their own.
+FANOUT = tuple(f"bench.fanout.{topic}" for topic in ("trades", "prices", "book", "order_events"))
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "NFLX")
 
 
@@ -119,6 +125,76 @@ def _worker_passthrough(bootstrap: str, group: str, transactional: bool) -> None
             producer.poll(0)
             consumer.store_offsets(offsets=positions)
     producer.flush(30)
+    consumer.close()
+
+
+def _worker_fanout(bootstrap: str, group: str) -> None:
+    """The null engine: consume `orders` -> each record to the four FANOUT topics.
+
+    Everything the engine's transaction cycle does, without the matching: each batch
+    is one transaction that writes every order, unchanged, to the same partition of
+    four topics (the shape of the engine's output: 4 topics x the partitions it owns),
+    with the offsets sent from a helper thread while the records are produced, and two
+    transactional ids taking turns (docs/engine-service.md). Its produce->readable
+    latency is the floor under the engine's on the same broker and host.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import cycle
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+            "auto.offset.reset": "latest", "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 100,
+        }
+    )  # fmt: skip
+    producers = []
+    for turn in ("a", "b"):
+        producer = Producer(
+            {
+                "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                "linger.ms": 20, "compression.type": "lz4", "retry.backoff.ms": 2,
+                "retry.backoff.max.ms": 20, "delivery.report.only.error": True,
+                "queue.buffering.max.messages": 2_000_000,
+                "transactional.id": f"bench-fanout-{group}-{turn}",
+            }
+        )  # fmt: skip
+        producer.init_transactions(30)
+        producers.append(producer)
+    turns = cycle(producers)
+    helper = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
+    consumer.subscribe(["orders"])
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    print("ready", flush=True)
+    while not stop:
+        first = consumer.poll(0.2)
+        if first is None:
+            continue
+        batch = [first, *consumer.consume(1999, 0)]
+        offsets: dict[int, int] = {}
+        for message in batch:
+            if message.error() is None:
+                offsets[message.partition()] = message.offset() + 1
+        producer = next(turns)
+        producer.begin_transaction()
+        positions = [TopicPartition("orders", p, o) for p, o in offsets.items()]
+        sending = helper.submit(
+            producer.send_offsets_to_transaction, positions, consumer.consumer_group_metadata()
+        )
+        for message in batch:
+            if message.error() is None:
+                for topic in FANOUT:
+                    producer.produce(topic, message.value(), message.key(),
+                                     message.partition(), timestamp=message.timestamp()[1])  # fmt: skip
+        sending.result()
+        producer.commit_transaction()
+    helper.shutdown()
     consumer.close()
 
 
@@ -470,9 +546,11 @@ class Bench:
                 process.kill()
 
 
-def _create_passthrough_topic(bootstrap: str, partitions: int) -> None:
+def _create_baseline_topics(bootstrap: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(PASSTHROUGH, partitions, 1)])
+    futures = admin.create_topics(
+        [NewTopic(topic, partitions, 1) for topic in (PASSTHROUGH, *FANOUT)]
+    )
     for future in futures.values():
         future.result(30)
 
@@ -489,7 +567,7 @@ def run(args: argparse.Namespace) -> None:
         bench = Bench(args, settings, settings_env(settings))
         bench.broker_pid = stack.kafka.process.pid() or 0
         try:
-            _create_passthrough_topic(settings.kafka.bootstrap_servers, settings.topics.partitions)
+            _create_baseline_topics(settings.kafka.bootstrap_servers, settings.topics.partitions)
             results = measure(bench, tmp)
         finally:
             bench.stop_all()
@@ -557,6 +635,14 @@ def measure(bench: Bench, tmp: Path) -> dict:
     worker.send_signal(signal.SIGTERM)
     worker.wait(60)
 
+    worker = bench.worker("fanout", bench.bootstrap, "bench-fanout")
+    for rate in args.rates:
+        stats = bench.latency("bench-fanout", FANOUT[0], rate, seed=args.seed + 3 * int(rate))
+        results["latency"]["null engine", rate] = stats
+        print(f"  null engine latency @ {rate:,.0f}/s: {stats}", flush=True)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(60)
+
     lines = [
         json.loads(line)
         for log in logs
@@ -597,16 +683,23 @@ def report(args: argparse.Namespace, results: dict) -> None:
             f"{_ratio(figures['wall'], base['wall'])} wall, "
             f"{_ratio(figures['per_cpu'], base['per_cpu'])} per CPU-s",
         )
-    for (name, rate), stats in results["latency"].items():
+    latency = results["latency"]
+    for (name, rate), stats in latency.items():
         if not stats.get("count"):
             table.add_row(f"{name} latency @ {rate:,.0f}/s", "no samples", "")
             continue
+        floor = latency.get(("null engine", rate), {})
+        versus = (
+            f"p99 {_ratio(stats['p99_ms'], floor['p99_ms'])} the null engine's"
+            if name == "engine" and floor.get("count")
+            else ""
+        )
         table.add_row(
             f"{name} produce->readable @ {rate:,.0f}/s",
             f"p50 {stats['p50_ms']:.1f} / p99 {stats['p99_ms']:.1f} / "
             f"p99.9 {stats['p999_ms']:.1f} / max {stats['max_ms']:.1f} ms "
             f"(n={stats['count']:,}, offered {stats['offered_rate']:,.0f}/s)",
-            "",
+            versus,
         )
     if results.get("engine_events"):
         table.add_row("engine events", json.dumps(results["engine_events"]), "")
@@ -631,6 +724,8 @@ def main() -> None:
         kind, *rest = sys.argv[2:]
         if kind == "passthrough":
             _worker_passthrough(rest[0], rest[1], rest[2] == "1")
+        elif kind == "fanout":
+            _worker_fanout(rest[0], rest[1])
         elif kind == "reader":
             _worker_reader(rest[0], rest[1], int(rest[2]))
         return

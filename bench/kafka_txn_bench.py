@@ -16,6 +16,10 @@ round by round so that the broker's drift hits each of them alike:
 - engine, flush first: the same, but the records are flushed before waiting for the
   offsets, so the produce round trips overlap the offsets' ones;
 - linger.ms 0: the records leave at once instead of with the commit;
+- TCP_NODELAY: the engine's pair with Nagle's algorithm off on the client's sockets;
+- one id per partition, parallel: one transaction per partition of `orders` (its own
+  pair of ids by turns), the three from threads at once, each writing only its
+  partition of the 4 topics: what one producer per input partition would give;
 - offsets only: no records, just the offsets and the commit.
 
 Printed per variant: cycle mean / p50 / p99, the offsets wait and the commit call, and the
@@ -58,7 +62,8 @@ class Probe:
         while not self.consumer.assignment():  # offsets need a group member's metadata
             self.consumer.poll(0.2)
         self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
-        self.helper = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
+        self.helper = ThreadPoolExecutor(len(self.partitions), thread_name_prefix="send-offsets")
+        self.workers = ThreadPoolExecutor(len(self.partitions), thread_name_prefix="txn")
 
     def producer(self, transactional_id: str | None, **overrides: object) -> Producer:
         config: dict[str, object] = {
@@ -74,31 +79,37 @@ class Probe:
             producer.init_transactions(30)
         return producer
 
-    def _produce(self, producer: Producer) -> None:
+    def _produce(self, producer: Producer, partitions: list[int]) -> None:
         for topic in OUTPUTS:
-            for partition in self.partitions:
+            for partition in partitions:
                 for _ in range(self.per_partition):
                     producer.produce(topic, RECORD, b"XYZ", partition)
 
     def plain_cycle(self, producer: Producer) -> tuple[float, float, float]:
         start = time.perf_counter()
-        self._produce(producer)
+        self._produce(producer, self.partitions)
         producer.flush(30)
         return time.perf_counter() - start, 0.0, 0.0
 
     def txn_cycle(
-        self, producer: Producer, *, records: bool = True, flush_first: bool = False
+        self,
+        producer: Producer,
+        *,
+        records: bool = True,
+        flush_first: bool = False,
+        partitions: list[int] | None = None,
     ) -> tuple[float, float, float]:
         """(cycle, offsets wait from the start, commit call) in seconds."""
+        partitions = self.partitions if partitions is None else partitions
         start = time.perf_counter()
         producer.begin_transaction()
-        offsets = [TopicPartition("orders", p, 0) for p in self.partitions]
+        offsets = [TopicPartition("orders", p, 0) for p in partitions]
         sending: Future = self.helper.submit(
             producer.send_offsets_to_transaction,
             offsets, self.consumer.consumer_group_metadata(), 30,
         )  # fmt: skip
         if records:
-            self._produce(producer)
+            self._produce(producer, partitions)
         if flush_first:
             producer.flush(30)
         sending.result()
@@ -107,7 +118,19 @@ class Probe:
         end = time.perf_counter()
         return end - start, committing - start, end - committing
 
+    def parallel_cycle(self, pairs: list[Iterator[Producer]]) -> tuple[float, float, float]:
+        """One transaction per partition (its own ids, by turns), all at once."""
+        start = time.perf_counter()
+        futures = [
+            self.workers.submit(self.txn_cycle, next(pair), partitions=[partition])
+            for pair, partition in zip(pairs, self.partitions, strict=True)
+        ]
+        results = [f.result() for f in futures]
+        end = time.perf_counter()
+        return end - start, max(r[1] for r in results), max(r[2] for r in results)
+
     def close(self) -> None:
+        self.workers.shutdown()
         self.helper.shutdown()
         self.consumer.close()
 
@@ -132,6 +155,18 @@ def main(argv: list[str] | None = None) -> None:
         pair = cycle([engine, probe.producer("txn-bench-engine+b")])
         pair0 = cycle([linger0, probe.producer("txn-bench-linger0+b", **{"linger.ms": 0})])
 
+        per_partition = [
+            cycle([probe.producer(f"txn-bench-p{p}"), probe.producer(f"txn-bench-p{p}+b")])
+            for p in probe.partitions
+        ]
+
+        pair_nd = cycle(
+            [
+                probe.producer(f"txn-bench-nodelay{x}", **{"socket.nagle.disable": True})
+                for x in ("", "+b")
+            ]
+        )
+
         def alternate(producers: Iterator[Producer], flush_first: bool = False) -> Cycle:
             return probe.txn_cycle(next(producers), flush_first=flush_first)
 
@@ -143,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
             "two ids by turns (the engine)": lambda: alternate(pair),
             "two ids, flush first": lambda: alternate(pair, flush_first=True),
             "two ids, linger.ms 0": lambda: alternate(pair0),
+            "two ids, TCP_NODELAY": lambda: alternate(pair_nd),
+            "one id per partition, parallel": lambda: probe.parallel_cycle(per_partition),
             "offsets only": lambda: probe.txn_cycle(engine, records=False),
         }
         records = len(OUTPUTS) * len(probe.partitions) * args.per_partition
@@ -156,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
             probe.txn_cycle(linger0)
             alternate(pair)
             alternate(pair0)
+            probe.parallel_cycle(per_partition)
+            alternate(pair_nd)
         rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         for _ in range(args.rounds):
             for name, run_cycle in variants.items():
