@@ -29,8 +29,11 @@ Figures printed:
   same for the passthrough baseline's output and for a "null engine": a transactional
   consume-produce loop shaped like the engine (each order to the same partition of four
   topics, two transactional ids by turns, offsets sent from a helper thread) that does
-  no matching, the floor under the engine's latency on the same broker and host; the
-  engine's p99 is printed as a ratio to it. Next to each engine latency run, from the
+  no matching, the floor under the engine's latency on the same broker and host. The
+  two stay up side by side, each reading its own input topic, and their latency runs
+  alternate, --rounds of each per rate, so that both see the same minutes of this
+  shared machine; their figures pool the rounds, and the engine's p99 is printed as a
+  ratio to the null engine's. Next to the engine's latency, from the
   engine's /metrics over the same interval: mean batch size, transaction and commit
   time, and the share of transactions and of commits slower than 25 and 50 ms. With
   --replicas N the latency runs have N engines in the group (each with its own
@@ -47,8 +50,10 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from array import array
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -60,6 +65,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 PASSTHROUGH = "bench.passthrough"
 # The null engine's outputs: the engine's four output topics, under names of their own.
 FANOUT = tuple(f"bench.fanout.{topic}" for topic in ("trades", "prices", "book", "order_events"))
+# Its input, apart from `orders`, so that the engine and the null engine can both stay up
+# while the latency runs alternate between them: each idles while the other is measured.
+FANOUT_INPUT = "bench.fanout.orders"
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "NFLX")
 
 
@@ -163,7 +171,7 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
         producers.append(producer)
     turns = cycle(producers)
     helper = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
-    consumer.subscribe(["orders"])
+    consumer.subscribe([FANOUT_INPUT])
     stop = False
 
     def _stop(*_: object) -> None:
@@ -183,7 +191,7 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
                 offsets[message.partition()] = message.offset() + 1
         producer = next(turns)
         producer.begin_transaction()
-        positions = [TopicPartition("orders", p, o) for p, o in offsets.items()]
+        positions = [TopicPartition(FANOUT_INPUT, p, o) for p, o in offsets.items()]
         sending = helper.submit(
             producer.send_offsets_to_transaction, positions, consumer.consumer_group_metadata()
         )
@@ -198,8 +206,9 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
     consumer.close()
 
 
-def _worker_reader(bootstrap: str, topic: str, since_ns: int) -> None:
-    """Read `topic` from its end; on SIGTERM print latency stats of records since `since_ns`."""
+def _worker_reader(bootstrap: str, topic: str, since_ns: int, samples: str) -> None:
+    """Read `topic` from its end; on SIGTERM write the latencies (ns) of the records since
+    `since_ns` to the file `samples` (int64s) and print their stats."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap, "group.id": f"bench-reader-{uuid.uuid4().hex[:6]}",
@@ -235,6 +244,7 @@ def _worker_reader(bootstrap: str, topic: str, since_ns: int) -> None:
             if sent >= since_ns:
                 latencies.append(received - sent)
     consumer.close()
+    Path(samples).write_bytes(array("q", latencies).tobytes())
     print(json.dumps(_percentiles(latencies)), flush=True)
 
 
@@ -370,18 +380,18 @@ class Bench:
             time.sleep(0.2)
         raise RuntimeError(f"the replicas did not split the partitions in {timeout_s:.0f} s")
 
-    def end_offsets(self) -> dict[int, int]:
+    def end_offsets(self, topic: str = "orders") -> dict[int, int]:
         client = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-offsets"})
         try:
             return {
-                p: client.get_watermark_offsets(TopicPartition("orders", p), timeout=10)[1]
+                p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
                 for p in range(self.settings.topics.partitions)
             }
         finally:
             client.close()
 
-    def committed(self, client: Consumer) -> dict[int, int]:
-        tps = [TopicPartition("orders", p) for p in range(self.settings.topics.partitions)]
+    def committed(self, client: Consumer, topic: str = "orders") -> dict[int, int]:
+        tps = [TopicPartition(topic, p) for p in range(self.settings.topics.partitions)]
         while True:
             try:
                 return {tp.partition: tp.offset for tp in client.committed(tps, timeout=10)}
@@ -394,6 +404,7 @@ class Bench:
         group: str,
         started: float | None = None,
         launch: Callable[[], subprocess.Popen] | None = None,
+        topic: str = "orders",
     ) -> tuple[float, list[float]]:
         """Seconds from the first committed progress (or `started`) to the end of orders,
         and the CPU seconds the launched process and the broker used in that interval.
@@ -401,7 +412,7 @@ class Bench:
         The group's starting point is read before `launch()` starts the consumer, so a
         fast consumer cannot finish before the clock starts.
         """
-        target = self.end_offsets()
+        target = self.end_offsets(topic)
         # read_uncommitted: librdkafka's default (read_committed) asks for *stable*
         # offsets, which a consumer in back-to-back transactions rarely has, so the
         # poll would block instead of reporting the last committed position.
@@ -410,7 +421,7 @@ class Bench:
              "isolation.level": "read_uncommitted"}
         )  # fmt: skip
         try:
-            baseline = self.committed(client)
+            baseline = self.committed(client, topic)
             if launch is None and all(max(0, baseline[p]) >= target[p] for p in target):
                 self.last_count = 0
                 return 0.0, []  # nothing to wait for
@@ -419,7 +430,7 @@ class Bench:
             counted_from = baseline  # the records committed when the clock starts
             cpu_at_start = [cpu_seconds(pid) for pid in pids]
             while True:
-                done = self.committed(client)
+                done = self.committed(client, topic)
                 now = time.perf_counter()
                 if first_progress is None and done != baseline:
                     # The records of the first commit were processed before the clock
@@ -488,9 +499,10 @@ class Bench:
         return producer
 
     def produce_paced(
-        self, producer: Producer, rate: float, seconds: float, seed: int
+        self, producer: Producer, rate: float, seconds: float, seed: int, topic: str = "orders"
     ) -> tuple[int, float]:
-        """Produce at `rate`/s for `seconds`, each order's time = now; returns (sent, rate)."""
+        """Produce at `rate`/s for `seconds` to `topic`, each order's time = now; returns
+        (sent, rate)."""
         from engine.feeder import generate_orders
         from orderbook_platform.contracts import encode
 
@@ -509,7 +521,7 @@ class Bench:
             order = replace(order, time=time.time_ns())
             while True:
                 try:
-                    producer.produce("orders", encode(order), order.symbol.encode(),
+                    producer.produce(topic, encode(order), order.symbol.encode(),
                                      timestamp=order.time // 1_000_000)  # fmt: skip
                     break
                 except BufferError:
@@ -520,20 +532,31 @@ class Bench:
         return sent, sent / (time.perf_counter() - started)
 
     def latency(
-        self, group: str, topic: str, rate: float, seed: int, seconds: float | None = None
-    ) -> dict[str, float]:
+        self,
+        group: str,
+        topic: str,
+        rate: float,
+        seed: int,
+        seconds: float | None = None,
+        input_topic: str = "orders",
+    ) -> tuple[dict[str, float], array]:
+        """Orders at `rate`/s to `input_topic`, read back from `topic`: (stats, samples in ns)."""
         producer = self.ready_producer()
         since = time.time_ns()
-        reader = self.worker("reader", self.bootstrap, topic, str(since))
-        seconds = self.args.seconds if seconds is None else seconds
-        _sent, achieved = self.produce_paced(producer, rate, seconds, seed)
-        self.time_until_caught_up(group, started=time.perf_counter())  # wait for the last
-        time.sleep(0.5)  # the last commit's markers
-        reader.send_signal(signal.SIGTERM)
-        out, _ = reader.communicate(timeout=60)
+        with tempfile.NamedTemporaryFile(prefix="latency-", suffix=".bin") as samples_file:
+            reader = self.worker("reader", self.bootstrap, topic, str(since), samples_file.name)
+            seconds = self.args.seconds if seconds is None else seconds
+            _sent, achieved = self.produce_paced(producer, rate, seconds, seed, input_topic)
+            # wait for the last
+            self.time_until_caught_up(group, started=time.perf_counter(), topic=input_topic)
+            time.sleep(0.5)  # the last commit's markers
+            reader.send_signal(signal.SIGTERM)
+            out, _ = reader.communicate(timeout=60)
+            samples = array("q")
+            samples.frombytes(Path(samples_file.name).read_bytes())
         stats = json.loads(out.strip().splitlines()[-1])
         stats["offered_rate"] = achieved
-        return stats
+        return stats, samples
 
     def stop_all(self) -> None:
         for process in self.processes:
@@ -549,7 +572,7 @@ class Bench:
 def _create_baseline_topics(bootstrap: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics(
-        [NewTopic(topic, partitions, 1) for topic in (PASSTHROUGH, *FANOUT)]
+        [NewTopic(topic, partitions, 1) for topic in (PASSTHROUGH, FANOUT_INPUT, *FANOUT)]
     )
     for future in futures.values():
         future.result(30)
@@ -610,36 +633,64 @@ def measure(bench: Bench, tmp: Path) -> dict:
         engines.append(bench.engine("bench-engine", logs[-1], args.batch_size, f"bench-{i}"))
     if args.replicas > 1:
         bench.wait_for_split(logs)
+    # The null engine stays up beside the engine: each idles on its own input while the
+    # other is measured, and the runs alternate so that both see the same hour.
+    null_engine = bench.worker("fanout", bench.bootstrap, "bench-fanout")
     if args.warmup:
         # A fresh broker's JVM has not compiled its transaction paths yet: commits took
         # ~35 ms in the first minute and ~10 ms once warm. Latency is measured warm.
-        warm = bench.latency("bench-engine", "trades", args.rates[0], seed=99, seconds=args.warmup)
+        warm, _ = bench.latency(
+            "bench-engine", "trades", args.rates[0], seed=99, seconds=args.warmup
+        )
         print(f"  (warm-up: {warm})", flush=True)
+        warm, _ = bench.latency(
+            "bench-fanout", FANOUT[0], args.rates[0], seed=98,
+            seconds=min(args.warmup, 10.0), input_topic=FANOUT_INPUT,
+        )  # fmt: skip
+        print(f"  (null engine warm-up: {warm})", flush=True)
     for rate in args.rates:
-        before = replicas_metrics(logs)
-        stats = bench.latency("bench-engine", "trades", rate, seed=args.seed + 7 * int(rate))
-        stats.update(transaction_means(before, replicas_metrics(logs)))
-        results["latency"]["engine", rate] = stats
-        print(f"  latency @ {rate:,.0f}/s: {stats}", flush=True)
+        pooled: dict[str, array] = {"engine": array("q"), "null engine": array("q")}
+        offered: dict[str, list[float]] = {"engine": [], "null engine": []}
+        spent: dict[str, float] = {}  # the engine's metrics, summed over its rounds
+        for round_ in range(args.rounds):
+            seed = args.seed + 7 * int(rate) + 1000 * round_
+            before = replicas_metrics(logs)
+            stats, samples = bench.latency("bench-engine", "trades", rate, seed=seed)
+            for name, value in replicas_metrics(logs).items():
+                spent[name] = spent.get(name, 0.0) + value - before.get(name, 0.0)
+            pooled["engine"].extend(samples)
+            offered["engine"].append(stats["offered_rate"])
+            floor, samples = bench.latency(
+                "bench-fanout", FANOUT[0], rate, seed=seed, input_topic=FANOUT_INPUT
+            )
+            pooled["null engine"].extend(samples)
+            offered["null engine"].append(floor["offered_rate"])
+            print(
+                f"  @ {rate:,.0f}/s round {round_ + 1}: engine p50 {stats['p50_ms']:.1f} / "
+                f"p99 {stats['p99_ms']:.1f} ms, null engine p50 {floor['p50_ms']:.1f} / "
+                f"p99 {floor['p99_ms']:.1f} ms",
+                flush=True,
+            )
+        for name, samples in pooled.items():
+            stats = _percentiles(list(samples))
+            stats["offered_rate"] = statistics.mean(offered[name])
+            if name == "engine":
+                stats.update(transaction_means(dict.fromkeys(spent, 0.0), spent))
+            results["latency"][name, rate] = stats
+            print(f"  {name} latency @ {rate:,.0f}/s: {stats}", flush=True)
     for engine in engines:
         engine.send_signal(signal.SIGTERM)
     for engine in engines:
         engine.wait(60)
+    null_engine.send_signal(signal.SIGTERM)
+    null_engine.wait(60)
 
     worker = bench.worker("passthrough", bench.bootstrap, "bench-passthrough", "0")
     bench.time_until_caught_up("bench-passthrough")  # the engine's latency orders first
     for rate in args.rates:
-        stats = bench.latency("bench-passthrough", PASSTHROUGH, rate, seed=args.seed + int(rate))
+        stats, _ = bench.latency("bench-passthrough", PASSTHROUGH, rate, seed=args.seed + int(rate))
         results["latency"]["passthrough", rate] = stats
         print(f"  passthrough latency @ {rate:,.0f}/s: {stats}", flush=True)
-    worker.send_signal(signal.SIGTERM)
-    worker.wait(60)
-
-    worker = bench.worker("fanout", bench.bootstrap, "bench-fanout")
-    for rate in args.rates:
-        stats = bench.latency("bench-fanout", FANOUT[0], rate, seed=args.seed + 3 * int(rate))
-        results["latency"]["null engine", rate] = stats
-        print(f"  null engine latency @ {rate:,.0f}/s: {stats}", flush=True)
     worker.send_signal(signal.SIGTERM)
     worker.wait(60)
 
@@ -727,13 +778,19 @@ def main() -> None:
         elif kind == "fanout":
             _worker_fanout(rest[0], rest[1])
         elif kind == "reader":
-            _worker_reader(rest[0], rest[1], int(rest[2]))
+            _worker_reader(rest[0], rest[1], int(rest[2]), rest[3])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")],
                         default=[2000.0, 10000.0])  # fmt: skip
     parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="latency runs per rate for the engine and the null engine, alternated",
+    )
     parser.add_argument("--warmup", type=float, default=30.0,
                         help="seconds of unmeasured paced load before the engine's latency runs")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=10_000,
