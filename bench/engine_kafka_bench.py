@@ -365,6 +365,7 @@ class Bench:
             "--group", group, "--instance-id", instance, "--metrics-port", "0",
             "--batch-size", str(batch_size),
             "--snapshot-every", str(self.args.snapshot_every),
+            "--snapshot-seconds", str(self.args.snapshot_seconds),
         ]  # fmt: skip
         return self.spawn(argv, log)
 
@@ -798,6 +799,12 @@ def main() -> None:
     parser.add_argument("--sweep", type=lambda s: [int(b) for b in s.split(",") if b],
                         default=[], help="also time the backlog at these batch sizes")  # fmt: skip
     parser.add_argument("--snapshot-every", type=int, default=50_000)
+    parser.add_argument(
+        "--snapshot-seconds",
+        type=float,
+        default=60.0,
+        help="the engine's --snapshot-seconds (its default: 60)",
+    )
     parser.add_argument("--replicas", type=int, default=1,
                         help="engines in the group for the latency runs (the backlog run uses one)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
