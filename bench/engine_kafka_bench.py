@@ -51,6 +51,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from array import array
@@ -72,6 +73,20 @@ SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "NFLX")
 
 
 # --------------------------------------------------------------------------- workers
+
+
+def _ready() -> Callable[[], bool]:
+    """Tell the parent this worker is ready; returns whether SIGTERM has asked it to stop."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("ready", flush=True)
+    return stop.is_set
+
+
+def _next_batch(consumer: Consumer, timeout_s: float, most: int) -> list:
+    """Wait up to `timeout_s` for one record, then take what else is ready, up to `most`."""
+    first = consumer.poll(timeout_s)
+    return [] if first is None else [first, *consumer.consume(most - 1, 0)]
 
 
 def _worker_passthrough(bootstrap: str, group: str, transactional: bool) -> None:
@@ -101,20 +116,12 @@ def _worker_passthrough(bootstrap: str, group: str, transactional: bool) -> None
     if transactional:
         producer.init_transactions(30)
     consumer.subscribe(["orders"])
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    print("ready", flush=True)
+    stopped = _ready()
     produce = producer.produce
-    while not stop:
-        first = consumer.poll(0.2)
-        if first is None:
+    while not stopped():
+        batch = _next_batch(consumer, 0.2, 2000)
+        if not batch:
             continue
-        batch = [first, *consumer.consume(1999, 0)]
         if transactional:
             producer.begin_transaction()
         offsets: dict[int, int] = {}
@@ -172,19 +179,11 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
     turns = cycle(producers)
     helper = ThreadPoolExecutor(1, thread_name_prefix="send-offsets")
     consumer.subscribe([FANOUT_INPUT])
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    print("ready", flush=True)
-    while not stop:
-        first = consumer.poll(0.2)
-        if first is None:
+    stopped = _ready()
+    while not stopped():
+        batch = _next_batch(consumer, 0.2, 2000)
+        if not batch:
             continue
-        batch = [first, *consumer.consume(1999, 0)]
         offsets: dict[int, int] = {}
         for message in batch:
             if message.error() is None:
@@ -224,20 +223,13 @@ def _worker_reader(bootstrap: str, topic: str, since_ns: int, samples: str) -> N
     consumer.assign(start)
     decode = msgspec.json.Decoder(dict).decode
     latencies: list[int] = []
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    print("ready", flush=True)
-    while not stop:
-        first = consumer.poll(0.1)
-        if first is None:
+    stopped = _ready()
+    while not stopped():
+        batch = _next_batch(consumer, 0.1, 5001)
+        if not batch:
             continue
         received = time.time_ns()
-        for message in [first, *consumer.consume(5000, 0)]:
+        for message in batch:
             if message.error() is not None:
                 continue
             sent = decode(message.value()).get("time") or 0
