@@ -179,6 +179,18 @@ def plan_replay(
     return ReplayPlan(start, resume, resume)
 
 
+def load_records(matcher: Matcher, records: Iterable[SnapshotRecord]) -> dict[str, tuple[int, int]]:
+    """Install each record's book; returns symbol -> (its book's sequence, the record's
+    offset), what a snapshot round needs to leave out books that have not changed since."""
+    recorded: dict[str, tuple[int, int]] = {}
+    for record in records:
+        symbol = matcher.load_symbol(bytes(record.state))
+        book = matcher.book(symbol)
+        if book is not None:
+            recorded[symbol] = (book.sequence, record.offset)
+    return recorded
+
+
 def replay_orders(
     matcher: Matcher,
     orders: Iterable[tuple[int, bytes | None]],
@@ -299,6 +311,8 @@ class RecoveredPartition:
     matcher: Matcher
     resume_at: int
     replay_from: int  # where the replay started: the floor of this owner's first round
+    # symbol -> (its book's sequence, offset) as loaded from its record, before the replay
+    recorded: dict[str, tuple[int, int]]
     snapshot_symbols: int
     snapshot_offset: int | None
     replayed: int
@@ -326,8 +340,7 @@ def recover_partition(
         group,
     )
     matcher = Matcher(config)
-    for record in snapshots.values():
-        matcher.load_symbol(bytes(record.state))
+    recorded = load_records(matcher, snapshots.values())
     orders_low, _ = reader.get_watermark_offsets(TopicPartition(ORDERS, partition), timeout=30)
     plan = plan_replay(snapshots.values(), committed, orders_low)
     lost = [r.symbol for r in snapshots.values() if r.offset < orders_low]
@@ -351,6 +364,7 @@ def recover_partition(
         matcher=matcher,
         resume_at=plan.resume_at,
         replay_from=plan.replay_from,
+        recorded=recorded,
         snapshot_symbols=len(snapshots),
         snapshot_offset=min((r.offset for r in snapshots.values()), default=None),
         replayed=replayed,

@@ -73,6 +73,10 @@ SNAPSHOT_MAX_BYTES = 16 * 1024 * 1024
 # cannot make every transaction fail.
 FUTURE_TOLERANCE_MS = 30 * 60 * 1000
 _COMMIT_ATTEMPTS = 5
+# A round leaves out a book that has not changed since its record, unless that record is
+# more than this many rounds' worth of orders (--snapshot-every) behind: recovery
+# replays from the oldest record, so this bounds the replay (engine.snapshot_rounds).
+_UNCHANGED_LAG_ROUNDS = 10
 
 
 class EngineStopped(PlatformError):
@@ -636,7 +640,11 @@ class EngineService:
 
     def _begin_round(self, partition: int) -> None:
         state = self._partitions[partition]
-        state.rounds.begin(state.matcher.symbols(), state.next_offset)
+        matcher = state.matcher
+        state.rounds.begin(
+            {symbol: _sequence(matcher, symbol) for symbol in matcher.symbols()},
+            state.next_offset,
+        )
         # Orders applied from now on count towards the next round.
         state.since_snapshot = 0
         state.snapshot_at = time.monotonic()
@@ -654,7 +662,7 @@ class EngineService:
             if len(value) > SNAPSHOT_MAX_BYTES:
                 # The symbol keeps its older record (or none), and the round does not
                 # move the floor, so recovery replays far enough back: slower, exact.
-                rounds.skipped()
+                rounds.skipped(_sequence(state.matcher, symbol))
                 _log.error(
                     "snapshot record too large, skipped",
                     extra={"symbol": symbol, "partition": partition, "bytes": len(value)},
@@ -665,7 +673,7 @@ class EngineService:
                     self._producer.produce(SNAPSHOTS, value, key, partition)
                 except BufferError:
                     self._produce_when_room(SNAPSHOTS, value, key, partition, 0)
-                rounds.written(len(value))
+                rounds.written(len(value), _sequence(state.matcher, symbol), state.next_offset)
         if rounds.finished:
             self._end_round(partition)
 
@@ -687,6 +695,7 @@ class EngineService:
                 "started_at": summary.start,
                 "ended_at": state.next_offset,
                 "complete": summary.complete,
+                "unchanged": summary.unchanged,
                 "floor": state.rounds.floor,
             },
         )
@@ -720,7 +729,11 @@ class EngineService:
             recovered.matcher,
             recovered.resume_at,
             recovered.replayed,
-            rounds=SnapshotRounds(recovered.replay_from),
+            rounds=SnapshotRounds(
+                recovered.replay_from,
+                recovered.recorded,
+                _UNCHANGED_LAG_ROUNDS * self.config.snapshot_every,
+            ),
         )
 
     def _recover_owned(self) -> None:
@@ -807,6 +820,19 @@ def _settle(future: Future | None) -> None:
     if future is not None:
         with contextlib.suppress(BaseException):
             future.result()
+
+
+def _sequence(matcher: Matcher, symbol: str) -> int:
+    """The sequence number of `symbol`'s book, which every event of the book moves.
+
+    A round leaves out a book whose sequence is the one its record was written at. Were
+    a change ever to leave the sequence alone, the book would keep its older record and
+    recovery would replay from that record's offset: slower, still exact.
+    """
+    book = matcher.book(symbol)
+    if book is None:
+        raise KeyError(symbol)
+    return book.sequence
 
 
 def run_service(

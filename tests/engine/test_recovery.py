@@ -20,6 +20,7 @@ from engine.recovery import (
     decode_snapshot,
     encode_snapshot,
     latest_snapshots,
+    load_records,
     plan_replay,
     replay_orders,
     snapshot_key,
@@ -182,3 +183,21 @@ def test_plan_starts_the_replay_at_the_lowest_floor():
     )
     plan = plan_replay([record("AAA", 300), floored], committed=600, low_watermark=0)
     assert plan == ReplayPlan(120, 600, 600)
+
+
+def test_loading_records_installs_the_books_and_tells_where_each_record_stands():
+    live = Matcher()
+    feed(live, generate_orders(600, seed=5, symbols=["AAA", "BBB"]))
+    aaa = decode_snapshot(snapshot_record(live, "g", "AAA", 0, 600, 0, None))
+    feed(live, generate_orders(300, seed=6, symbols=["BBB"]))
+    bbb = decode_snapshot(snapshot_record(live, "g", "BBB", 0, 900, 0, None))
+    fresh = Matcher()
+    recorded = load_records(fresh, [aaa, bbb])
+    assert fresh.snapshot() == live.snapshot()
+    # Each book's sequence as its record holds it (the live one, which did not move
+    # since), and the offset the record was written at.
+    assert recorded == {
+        "AAA": (live.book("AAA").sequence, 600),
+        "BBB": (live.book("BBB").sequence, 900),
+    }
+    assert recorded["AAA"][0] > 0
