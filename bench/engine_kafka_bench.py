@@ -701,6 +701,11 @@ def measure(bench: Bench, tmp: Path) -> dict:
     results["engine_events"] = events
     rounds = [line for line in lines if line.get("event") == "snapshot round"]
     results["largest_snapshot_record"] = max((r["largest_record_bytes"] for r in rounds), default=0)
+    results["snapshot_rounds"] = (
+        len(rounds),
+        sum(r["records"] for r in rounds),
+        sum(r.get("unchanged", 0) for r in rounds),
+    )
     results["load"] = os.getloadavg()
     return results
 
@@ -748,6 +753,12 @@ def report(args: argparse.Namespace, results: dict) -> None:
     if results.get("engine_events"):
         table.add_row("engine events", json.dumps(results["engine_events"]), "")
     table.add_row("largest snapshot record", f"{results['largest_snapshot_record']:,} bytes", "")
+    count, records, unchanged = results["snapshot_rounds"]
+    table.add_row(
+        "snapshot rounds",
+        f"{count:,} rounds: {records:,} records written, {unchanged:,} unchanged books left out",
+        "",
+    )
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # a log file: keep each row on one line
