@@ -120,14 +120,16 @@ def test_kill_9_and_restart_publish_exactly_the_offline_replay(settings: Setting
     assert sum(len(expected["trades", s]) for s in symbols) > 10_000  # the stream really trades
     assert_same_outputs(got, expected, symbols)
 
-    # The final book of every symbol equals the replay's, as its last snapshot says.
+    # The final book of every symbol equals the replay's, as its last snapshot says. A
+    # round leaves out a book that has not changed since its record, so a record may be
+    # older than the end of its partition, but never ahead of it.
     snapshots = snapshots_of(settings, group)
     partition_of = {r.key.decode(): r.partition for r in produced}
     for symbol in symbols:
         assert bytes(snapshots[symbol].state) == matchers[partition_of[symbol]].snapshot_symbol(
             symbol
         ), symbol
-        assert snapshots[symbol].offset == target[partition_of[symbol]]
+        assert snapshots[symbol].offset <= target[partition_of[symbol]]
 
     # The restarts really went through the snapshot + replay path.
     recoveries = [e for engine in engines[1:] for e in engine.events("partition recovered")]
