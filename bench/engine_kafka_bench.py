@@ -63,6 +63,8 @@ import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from engine.service_config import PRODUCER_TUNING, ServiceConfig
+
 PASSTHROUGH = "bench.passthrough"
 # The null engine's outputs: the engine's four output topics, under names of their own.
 FANOUT = tuple(f"bench.fanout.{topic}" for topic in ("trades", "prices", "book", "order_events"))
@@ -108,7 +110,7 @@ def _worker_passthrough(bootstrap: str, group: str, transactional: bool) -> None
     config = {
         "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
         "linger.ms": 2, "compression.type": "lz4", "queue.buffering.max.messages": 2_000_000,
-        "retry.backoff.ms": 10, "retry.backoff.max.ms": 100,  # as the engine's producer
+        "retry.backoff.ms": 10, "retry.backoff.max.ms": 100,
     }  # fmt: skip
     if transactional:
         config["transactional.id"] = f"bench-passthrough-{group}"
@@ -144,7 +146,7 @@ def _worker_passthrough(bootstrap: str, group: str, transactional: bool) -> None
 
 
 def _worker_fanout(bootstrap: str, group: str) -> None:
-    """The null engine: consume `orders` -> each record to the four FANOUT topics.
+    """The null engine: consume FANOUT_INPUT -> each record to the four FANOUT topics.
 
     Everything the engine's transaction cycle does, without the matching: each batch
     is one transaction that writes every order, unchanged, to the same partition of
@@ -168,9 +170,7 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
         producer = Producer(
             {
                 "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                "linger.ms": 20, "compression.type": "lz4", "retry.backoff.ms": 2,
-                "retry.backoff.max.ms": 20, "delivery.report.only.error": True,
-                "queue.buffering.max.messages": 2_000_000,
+                "compression.type": "lz4", **PRODUCER_TUNING,
                 "transactional.id": f"bench-fanout-{group}-{turn}",
             }
         )  # fmt: skip
@@ -181,13 +181,10 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
     consumer.subscribe([FANOUT_INPUT])
     stopped = _ready()
     while not stopped():
-        batch = _next_batch(consumer, 0.2, 2000)
+        batch = [m for m in _next_batch(consumer, 0.2, 2000) if m.error() is None]
         if not batch:
             continue
-        offsets: dict[int, int] = {}
-        for message in batch:
-            if message.error() is None:
-                offsets[message.partition()] = message.offset() + 1
+        offsets = {message.partition(): message.offset() + 1 for message in batch}
         producer = next(turns)
         producer.begin_transaction()
         positions = [TopicPartition(FANOUT_INPUT, p, o) for p, o in offsets.items()]
@@ -195,10 +192,9 @@ def _worker_fanout(bootstrap: str, group: str) -> None:
             producer.send_offsets_to_transaction, positions, consumer.consumer_group_metadata()
         )
         for message in batch:
-            if message.error() is None:
-                for topic in FANOUT:
-                    producer.produce(topic, message.value(), message.key(),
-                                     message.partition(), timestamp=message.timestamp()[1])  # fmt: skip
+            for topic in FANOUT:
+                producer.produce(topic, message.value(), message.key(),
+                                 message.partition(), timestamp=message.timestamp()[1])  # fmt: skip
         sending.result()
         producer.commit_transaction()
     helper.shutdown()
@@ -445,6 +441,11 @@ class Bench:
         """Orders/s (wall), orders per CPU-second of the consumer, and the broker's CPU share."""
         seconds, (own, broker) = self.time_until_caught_up(group, launch=launch)
         count = self.last_count
+        if seconds <= 0:
+            raise SystemExit(
+                f"{group}: the whole backlog went in one commit, too fast to time; "
+                "use a larger --orders"
+            )
         return {
             "orders": count,
             "wall": count / seconds,
@@ -572,7 +573,6 @@ def _create_baseline_topics(bootstrap: str, partitions: int) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from engine.service_config import ServiceConfig  # noqa: F401 (fail fast if the engine is missing)
     from orderbook_platform.testing import private_stack, settings_env
 
     # SIGTERM/SIGHUP unwind like Ctrl-C, so the private stack is always taken down.
@@ -801,13 +801,10 @@ def main() -> None:
                         help="the engine's (its default), for the backlog and latency runs")  # fmt: skip
     parser.add_argument("--sweep", type=lambda s: [int(b) for b in s.split(",") if b],
                         default=[], help="also time the backlog at these batch sizes")  # fmt: skip
-    parser.add_argument("--snapshot-every", type=int, default=50_000)
-    parser.add_argument(
-        "--snapshot-seconds",
-        type=float,
-        default=60.0,
-        help="the engine's --snapshot-seconds (its default: 60)",
-    )
+    parser.add_argument("--snapshot-every", type=int, default=ServiceConfig.snapshot_every,
+                        help="the engine's --snapshot-every (default: the engine's)")  # fmt: skip
+    parser.add_argument("--snapshot-seconds", type=float, default=ServiceConfig.snapshot_seconds,
+                        help="the engine's --snapshot-seconds (default: the engine's)")  # fmt: skip
     parser.add_argument("--replicas", type=int, default=1,
                         help="engines in the group for the latency runs (the backlog run uses one)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)

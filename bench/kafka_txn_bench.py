@@ -38,6 +38,8 @@ from itertools import cycle
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from engine.service_config import PRODUCER_TUNING
+
 OUTPUTS = ("trades", "prices", "book", "order_events")
 Cycle = tuple[float, float, float]  # seconds: the cycle, the offsets wait, the commit call
 RECORD = b'{"symbol":"XYZ","sequence":1}'
@@ -68,8 +70,7 @@ class Probe:
     def producer(self, transactional_id: str | None, **overrides: object) -> Producer:
         config: dict[str, object] = {
             "bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
-            "linger.ms": 20, "compression.type": "lz4", "retry.backoff.ms": 2,
-            "retry.backoff.max.ms": 20, "delivery.report.only.error": True,
+            "compression.type": "lz4", **PRODUCER_TUNING,
         }  # fmt: skip
         if transactional_id is not None:
             config["transactional.id"] = transactional_id

@@ -42,7 +42,7 @@ from engine.events import BOOK, ORDER_EVENTS, TOPIC_OF, TOPICS, key_of
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, dead_letter, decode_input
 from engine.matching import Matcher
 from engine.recovery import committed_offset, recover_partition, snapshot_key, snapshot_record
-from engine.service_config import DLQ, ORDERS, SNAPSHOTS, ServiceConfig
+from engine.service_config import DLQ, ORDERS, PRODUCER_TUNING, SNAPSHOTS, ServiceConfig
 from engine.settings import engine_config_from
 from engine.snapshot_rounds import SnapshotRounds
 from engine.telemetry import (
@@ -192,26 +192,7 @@ class EngineService:
                     "client.id": f"{transactional_id}-producer",
                     # Snapshot records can be several MB; the topic allows 16 MiB.
                     "message.max.bytes": SNAPSHOT_MAX_BYTES + 64 * 1024,
-                    # Under a backlog a batch queues ~30k events while it is matched: a longer
-                    # linger sends them in fewer, larger produce requests (less broker CPU per
-                    # order on a shared machine). commit_transaction flushes and librdkafka's
-                    # flush ignores linger.ms, so a small batch's records go out with the
-                    # commit; at low rates that costs nothing measurable: with the producers
-                    # taking turns, linger 0 gave the same 7.9 ms cycle (bench/kafka_txn_bench).
-                    "linger.ms": 20,
-                    # A batch's events are queued until commit flushes them; never block there.
-                    "queue.buffering.max.messages": 2_000_000,
-                    # Right after a commit the coordinator is still writing that transaction's
-                    # markers and answers the same id's next AddPartitions/AddOffsets with
-                    # CONCURRENT_TRANSACTIONS until it is done; each retry waits the backoff,
-                    # so the default (100 ms, growing to 1 s) dominated small transactions
-                    # (~100 ms per send_offsets measured; ~10 ms at 10 ms; less at 2 ms).
-                    # Taking turns between two ids mostly avoids the wait altogether.
-                    "retry.backoff.ms": 2,
-                    "retry.backoff.max.ms": 20,
-                    # Nothing here reads per-message delivery reports (a failed message fails
-                    # the transaction's commit), so librdkafka reports only failures.
-                    "delivery.report.only.error": True,
+                    **PRODUCER_TUNING,
                 },
             )
             for transactional_id in config.transactional_ids

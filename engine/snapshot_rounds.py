@@ -53,7 +53,7 @@ class SnapshotRounds:
         self.floor = floor  # stamped on every record this partition writes
         # symbol -> (its book's sequence, offset) as of its latest record on the topic
         self.recorded: dict[str, tuple[int, int]] = dict(recorded or {})
-        self.max_lag = max_lag  # None: every round rewrites every book
+        self.max_lag = max_lag  # None: no book is left out for being unchanged
         self.too_large: dict[str, int] = {}  # symbol -> the sequence its record was too large at
         self._pending: list[str] = []
         self._current: str | None = None
