@@ -34,12 +34,14 @@ EventKind: TypeAlias = Literal["accepted", "rejected", "cancelled", "expired", "
 # --- `rejected` reasons: the input failed validation; nothing traded, the book is unchanged.
 UNKNOWN_SYMBOL: Final = "unknown_symbol"  # a symbol allow-list is configured and does not name it
 INVALID_SYMBOL: Final = "invalid_symbol"  # empty or not a string
+TIME_OUT_OF_RANGE: Final = "time_out_of_range"  # negative, or past validation.MAX_TIME
 INVALID_ORDER_ID: Final = "invalid_order_id"  # empty or not a string
 UNKNOWN_ORDER_TYPE: Final = "unknown_order_type"
 UNKNOWN_TIME_IN_FORCE: Final = "unknown_time_in_force"
 MISSING_QUANTITY: Final = "missing_quantity"
 ZERO_QUANTITY: Final = "zero_quantity"
 INVALID_QUANTITY: Final = "invalid_quantity"  # NaN, infinite, fractional, or not a number
+QUANTITY_OUT_OF_RANGE: Final = "quantity_out_of_range"  # more than validation.MAX_LOTS lots
 MISSING_PRICE: Final = (
     "missing_price"  # a limit order (or nothing at all on a modify) without price
 )
@@ -59,12 +61,14 @@ NOTHING_TO_MODIFY: Final = "nothing_to_modify"  # modify without price and witho
 REJECT_REASONS: Final = (
     UNKNOWN_SYMBOL,
     INVALID_SYMBOL,
+    TIME_OUT_OF_RANGE,
     INVALID_ORDER_ID,
     UNKNOWN_ORDER_TYPE,
     UNKNOWN_TIME_IN_FORCE,
     MISSING_QUANTITY,
     ZERO_QUANTITY,
     INVALID_QUANTITY,
+    QUANTITY_OUT_OF_RANGE,
     MISSING_PRICE,
     INVALID_PRICE,
     NON_POSITIVE_PRICE,

@@ -41,7 +41,7 @@ from engine.book import BookSide, OrderBook, RestingOrder
 from engine.config import EngineConfig
 from engine.events import Event, EventKind, Side
 from engine.snapshot import BookState, MatcherState, book_from_state, book_state
-from engine.validation import limit_ticks, signed_lots
+from engine.validation import MAX_LOTS, MAX_TIME, limit_ticks, signed_lots, valid_time
 from orderbook_platform.contracts import BookDepth, BookLevel, Order, OrderEvent, Price, Trade
 
 # A market order crosses every level: any level key is >= this.
@@ -135,6 +135,11 @@ class Matcher:
             if book is None:
                 self.rejected += 1
                 return [_reject_without_book(order, symbol)]
+        # Every message this order causes carries its time: refuse one the outputs
+        # cannot hold (validation.MAX_TIME) before anything else.
+        time: object = fields[_TIME]
+        if type(time) is not int or time < 0 or time > MAX_TIME:
+            return self._reject(book, order, ev.TIME_OUT_OF_RANGE)
         kind: object = fields[_TYPE]
         if isinstance(kind, str):  # then compiled comparisons are str ones
             if kind == "limit":
@@ -163,7 +168,7 @@ class Matcher:
         else:
             return self._reject(book, order, ev.UNKNOWN_TIME_IN_FORCE)
         raw_quantity: object = fields[_QUANTITY]
-        if type(raw_quantity) is int and raw_quantity:
+        if type(raw_quantity) is int and raw_quantity and -MAX_LOTS <= raw_quantity <= MAX_LOTS:
             quantity: int = raw_quantity
         else:
             lots = signed_lots(raw_quantity)
@@ -661,7 +666,7 @@ class Matcher:
                 book.symbol,
                 order.trader_id,
                 order.order_type,
-                time=order.time,
+                time=order.time if valid_time(order.time) else None,
                 sequence=sequence,
             )
         ]
@@ -803,5 +808,5 @@ def _reject_without_book(order: Order, symbol: object) -> Event:
         known,
         order.trader_id,
         order.order_type,
-        time=order.time,
+        time=order.time if valid_time(order.time) else None,
     )

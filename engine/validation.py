@@ -2,11 +2,25 @@
 
 These run once per order, so each has a fast path for the well-formed case and falls
 through to the exact diagnosis only when something is off.
+
+The bounds come from what every output must be able to hold, not from the engine
+(its integers are unbounded): the lake reads quantities, sizes and times as 64-bit
+signed integers (Spark's LongType) and prices as doubles, and a value that does not
+fit becomes NULL there. So:
+
+- a quantity is at most MAX_LOTS lots either way. A notional in ticks (lots x price
+  ticks) then stays below MAX_LOTS * ticks.MAX_PRICE_TICKS = 10**18, about a ninth of
+  2**63, which leaves room for sums of many fills in consumers;
+- an order's `time` (epoch ns, copied to every message it causes) is 0..MAX_TIME, the
+  int64 range without negatives: 2**63 - 1 ns is the year 2262, and a negative time is
+  before 1970, which no order of this exchange has. 0 is allowed: it is the contract's
+  default for an order without `time`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from engine.events import (
     INVALID_PRICE,
@@ -16,6 +30,7 @@ from engine.events import (
     NON_POSITIVE_PRICE,
     OFF_TICK_PRICE,
     PRICE_OUT_OF_RANGE,
+    QUANTITY_OUT_OF_RANGE,
     ZERO_QUANTITY,
 )
 from engine.ticks import (
@@ -25,27 +40,43 @@ from engine.ticks import (
     TickSize,
 )
 
+MAX_LOTS: Final = 10**6
+MAX_TIME: Final = 2**63 - 1
+
 
 def signed_lots(quantity: object) -> int | str:
-    """A non-zero signed integer quantity, or a reject reason.
+    """A non-zero signed integer quantity of at most MAX_LOTS lots, or a reject reason.
 
     An integral float (2.0) is accepted as the integer it equals: JSON writers differ on
     whether they print 2 or 2.0, and the value is unambiguous. A fractional float (1.5),
-    NaN, an infinity or a bool is `invalid_quantity`; zero (or -0.0) is `zero_quantity`.
+    NaN, an infinity or a bool is `invalid_quantity`; zero (or -0.0) is `zero_quantity`;
+    more than MAX_LOTS either way (10**30, 1e30) is `quantity_out_of_range`.
     """
+    lots: int
     if type(quantity) is int:
-        return quantity if quantity else ZERO_QUANTITY
-    if quantity is None:
+        lots = quantity
+    elif quantity is None:
         return MISSING_QUANTITY
-    if isinstance(quantity, bool):
+    elif isinstance(quantity, bool):
         return INVALID_QUANTITY
-    if isinstance(quantity, float):
+    elif isinstance(quantity, float):
         if not math.isfinite(quantity) or not quantity.is_integer():
             return INVALID_QUANTITY
-        return int(quantity) or ZERO_QUANTITY
-    if isinstance(quantity, int):
-        return int(quantity) or ZERO_QUANTITY
-    return INVALID_QUANTITY
+        lots = int(quantity)
+    elif isinstance(quantity, int):
+        lots = int(quantity)
+    else:
+        return INVALID_QUANTITY
+    if not lots:
+        return ZERO_QUANTITY
+    if lots > MAX_LOTS or lots < -MAX_LOTS:
+        return QUANTITY_OUT_OF_RANGE
+    return lots
+
+
+def valid_time(time: object) -> bool:
+    """Whether an order's `time` is an int in 0..MAX_TIME (else `time_out_of_range`)."""
+    return type(time) is int and 0 <= time <= MAX_TIME
 
 
 def limit_ticks(tick: TickSize, price: object) -> int | str:

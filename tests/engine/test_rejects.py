@@ -50,6 +50,24 @@ CASES = [
     ("modify_off_tick", modify("b1", price=100.001), ev.OFF_TICK_PRICE),
     ("modify_negative_price", modify("b1", price=-1.0), ev.NON_POSITIVE_PRICE),
     ("modify_other_trader", modify("b1", price=99.0, trader="T9"), ev.TRADER_MISMATCH),
+    # Numbers the outputs cannot hold (int64 in the lake): at most 10**6 lots either way,
+    # a time of 0 .. 2**63 - 1 ns.
+    ("quantity_1e30", limit("x", 100.0, 10**30), ev.QUANTITY_OUT_OF_RANGE),
+    ("float_quantity_1e30", limit("x", 100.0, 1e30), ev.QUANTITY_OUT_OF_RANGE),
+    ("quantity_past_bound", limit("x", 100.0, 10**6 + 1), ev.QUANTITY_OUT_OF_RANGE),
+    ("sell_quantity_past_bound", limit("x", 100.0, -(10**6) - 1), ev.QUANTITY_OUT_OF_RANGE),
+    ("sell_quantity_2_pow_63", limit("x", 100.0, -(2**63)), ev.QUANTITY_OUT_OF_RANGE),
+    ("market_quantity_1e30", market("x", 10**30), ev.QUANTITY_OUT_OF_RANGE),
+    ("modify_quantity_1e30", modify("b1", quantity=10**30), ev.QUANTITY_OUT_OF_RANGE),
+    ("modify_quantity_past_bound", modify("b1", quantity=10**6 + 1), ev.QUANTITY_OUT_OF_RANGE),
+    ("modify_float_quantity_1e30", modify("b1", quantity=1e30), ev.QUANTITY_OUT_OF_RANGE),
+    ("time_1e30", limit("x", 100.0, 1, time=10**30), ev.TIME_OUT_OF_RANGE),
+    ("time_2_pow_63", limit("x", 100.0, 1, time=2**63), ev.TIME_OUT_OF_RANGE),
+    ("negative_time", limit("x", 100.0, 1, time=-1), ev.TIME_OUT_OF_RANGE),
+    ("market_negative_time", market("x", 1, time=-(10**30)), ev.TIME_OUT_OF_RANGE),
+    ("cancel_time_1e30", cancel("b1", time=10**30), ev.TIME_OUT_OF_RANGE),
+    ("modify_negative_time", modify("b1", quantity=5, time=-5), ev.TIME_OUT_OF_RANGE),
+    ("unknown_type_time_1e30", Order("x", "stop", time=10**30), ev.TIME_OUT_OF_RANGE),
 ]
 
 
@@ -71,6 +89,8 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
     assert message.reason == reason
     assert message.order_id == order.order_id
     assert message.order_type == order.order_type
+    # A reject carries the order's time only if it is one the outputs can hold.
+    assert message.time == (None if reason == ev.TIME_OUT_OF_RANGE else order.time)
     assert book_picture(matcher) == before
     assert matcher.book("XYZ").window_ids() == seen_before
 
@@ -78,6 +98,26 @@ def test_invalid_input_is_rejected_with_its_reason_and_changes_nothing(
 def test_every_reject_reason_in_the_catalogue_is_exercised_here() -> None:
     exercised = {c[2] for c in CASES} | {ev.UNKNOWN_SYMBOL, ev.INVALID_SYMBOL, ev.ORDER_NOT_RESTING}
     assert exercised == set(ev.REJECT_REASONS)
+
+
+@pytest.mark.parametrize("quantity", [10**6, -(10**6), 1e6, -1e6])
+def test_a_quantity_of_a_million_lots_either_way_is_accepted(quantity: float) -> None:
+    [accepted, *_] = Matcher().process(limit("x", 100.0, quantity))
+    assert (accepted.event, accepted.quantity) == ("accepted", 10**6)
+
+
+@pytest.mark.parametrize("time", [0, 1, 2**63 - 1])
+def test_a_time_from_0_to_2_pow_63_minus_1_is_accepted_and_carried(time: int) -> None:
+    events = Matcher().process(limit("x", 100.0, 1, time=time))
+    assert events[0].event == "accepted"
+    assert {message.time for message in events} == {time}
+
+
+def test_a_reject_for_a_bad_symbol_drops_a_time_out_of_range_too() -> None:
+    [message] = Matcher().process(limit("x", 100.0, 1, symbol="", time=-1))
+    assert (message.reason, message.time) == (ev.INVALID_SYMBOL, None)
+    [message] = Matcher().process(limit("x", 100.0, 1, symbol="", time=7))
+    assert (message.reason, message.time) == (ev.INVALID_SYMBOL, 7)
 
 
 def test_integral_float_quantity_is_accepted_as_its_integer() -> None:

@@ -123,3 +123,82 @@ def test_every_message_round_trips(message):
 def test_prices_stay_json_numbers_not_strings():
     assert b'"price":100.25' in encode(Trade("m", "t", 1, 100.25, "Sell", "filled"))
     assert not math.isnan(decode_order(SEED_ORDER).price)
+
+
+# ---------------------------------------------------------------- hostile bytes
+
+VALID = b'{"order_id":"a","order_type":"limit","price":1.0,"quantity":1,"time":1%s}'
+
+
+def nested(levels: int) -> bytes:
+    """A valid order whose extra field nests so that the whole text is `levels` deep."""
+    inner = levels - 1
+    return VALID % (b',"x":' + b"[" * inner + b"]" * inner)
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        (b'{"order_id":"\xff\xfe","order_type":"limit","price":1.0,"quantity":1,"time":1}', "utf-8"),
+        (VALID % b',"note":"\xc3\x28"', "utf-8"),  # in a field no decoder reads
+        (VALID % b',"\xff":1', "utf-8"),  # in a key no decoder reads
+        (VALID % b',"t":"\xed\xa0\x80"', "utf-8"),  # a surrogate encoded as UTF-8
+        (b'{"order_id":"a","x":' + b"[" * 30_000 + b"]" * 30_000 + b"}", "nested 30001 levels"),
+        (VALID % (b',"x":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000), "nested 10001 levels"),
+        (nested(65), "nested 65 levels"),
+        (b'{"order_id":"a","order_type":"limit","quantity":' + b"[" * 999 + b"]" * 999 + b"}",
+         "nested 1000 levels"),
+        (b"[" * 100, "nested 100 levels"),  # unbalanced counts as it stands
+    ],
+)  # fmt: skip
+def test_hostile_bytes_raise_only_the_contract_error(payload: bytes, fragment: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode_order(payload)
+    assert fragment in caught.value.reason.lower()
+
+
+def test_nesting_up_to_64_levels_decodes() -> None:
+    assert decode_order(nested(64)).order_id == "a"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    brackets = "[{" * 20_000
+    order = decode_order(VALID % f',"note":"{brackets}\\"{brackets}"'.encode())
+    assert order.order_id == "a"
+    assert decode_order(VALID % f',"trader_id":"{brackets}"'.encode()).trader_id == brackets
+
+
+def test_a_str_with_a_lone_surrogate_raises_the_contract_error() -> None:
+    with pytest.raises(ContractError, match="UTF-8"):
+        decode_order('{"order_id":"\ud800","order_type":"limit"}')
+
+
+def test_every_message_type_is_guarded_the_same_way() -> None:
+    for message_type in (Order, Trade, Price, BookDepth, OrderEvent, DeadLetter):
+        for payload in (b'{"a":"\xff"}', b"[" * 5000 + b"]" * 5000):
+            with pytest.raises(ContractError):
+                decode(payload, message_type)
+        with pytest.raises(ContractError):
+            decode('{"a":"\udfff"}', message_type)
+
+
+def test_valid_utf8_beyond_ascii_still_decodes() -> None:
+    order = decode_order('{"order_id":"ünï-€-𐀀","order_type":"limit"}'.encode())
+    assert order.order_id == "ünï-€-𐀀"
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b"1", 0),
+        (b"{}", 1),
+        (b'{"a":[1,{"b":[]}]}', 4),
+        (b'{"a":"[[[[","b":"\\"[[["}', 1),  # brackets and escaped quotes inside strings
+        (b'{"a":"unterminated [[[[', 1),  # an unterminated string runs to the end
+        (b"]]]][", 0),  # closers without openers never make it negative
+    ],
+)
+def test_nesting_depth_counts_brackets_outside_strings(text: bytes, depth: int) -> None:
+    from orderbook_platform.contracts.codec import nesting_depth
+
+    assert nesting_depth(text) == depth
