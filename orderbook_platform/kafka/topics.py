@@ -27,7 +27,19 @@ from orderbook_platform.errors import PlatformError
 from orderbook_platform.kafka.clients import admin_client, consumer, producer
 
 REGISTRY_TOPIC = "_orderbook.topics"
-SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
+
+# Event topics keep their records until an operator decides otherwise: no time-based
+# retention, because it judges a record by its CreateTime, which is the event's time, so a
+# replay of old history (or a backfill) would be deleted as soon as the broker's retention
+# check runs. CreateTime stays: the hourly ingestion selects records by that timestamp.
+# A size limit (`retention.bytes`) is deliberately not declared, so an operator may set one
+# on the cluster without `apply` reverting it; the data platform fails loudly when records
+# it has not ingested, or that the lake holds, are gone (docs/data-platform.md).
+EVENT_TOPIC_CONFIG = {
+    "cleanup.policy": "delete",
+    "retention.ms": "-1",
+    "message.timestamp.type": "CreateTime",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ class TopicSpec:
 def declared_topics(settings: Settings) -> list[TopicSpec]:
     """The single declaration of every topic the platform owns."""
     p = settings.topics.partitions
-    events = {"retention.ms": SEVEN_DAYS_MS, "cleanup.policy": "delete"}
+    events = dict(EVENT_TOPIC_CONFIG)
     return [
         TopicSpec("orders", p, events, "Order instructions from traders, keyed by symbol"),
         TopicSpec("trades", p, events, "Fills published by the engine"),

@@ -1,8 +1,13 @@
 """`topics apply` against the real broker."""
 
+import sys
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from orderbook_platform.config import Settings
@@ -10,6 +15,9 @@ from orderbook_platform.kafka.clients import admin_client, consumer, producer
 from orderbook_platform.kafka.topics import Action, apply_topics, declared_topics
 from orderbook_platform.stack import Stack
 from orderbook_platform.testing import stack_settings_for
+
+sys.path.insert(0, str(Path(__file__).parent))
+from private_broker import private_broker
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +125,58 @@ def test_produce_and_consume_on_every_declared_topic(tmp_path):
         assert seen == set(names)
     finally:
         stack.down(purge=True)
+
+
+SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)  # what `apply` used to declare
+
+
+def test_apply_lifts_time_retention_on_existing_topics_and_year_old_records_survive():
+    """On a broker that checks retention every second: topics created with the old 7-day
+    config are updated by `apply`, and records stamped a year ago stay, while a topic that
+    keeps the old config loses the same records."""
+    with private_broker(apply=False) as settings:
+        admin = admin_client(settings.kafka)
+        old = {"retention.ms": SEVEN_DAYS_MS, "cleanup.policy": "delete"}
+        control = "still-seven-days"
+        futures = admin.create_topics(
+            [NewTopic(name, 3, 1, config=old) for name in ("orders", "trades", control)]
+        )
+        for future in futures.values():
+            future.result(timeout=30)
+
+        report = apply_topics(settings)
+        updated = {c.topic: c.detail for c in report.changes if c.action is Action.CONFIG}
+        assert set(updated) == {"orders", "trades"}, report.changes
+        assert all("retention.ms=-1" in detail for detail in updated.values())
+
+        year_ago_ms = int((datetime.now(UTC) - timedelta(days=365)).timestamp() * 1000)
+        writer = producer(settings.kafka)
+        for name in ("orders", "trades", control):  # the control last: see below
+            for i in range(30):
+                writer.produce(
+                    name, key=f"S{i % 3}".encode(), value=b"{}", timestamp=year_ago_ms + i
+                )
+            assert writer.flush(30) == 0
+
+        reader = consumer(settings.kafka, group_id=f"retention-{uuid.uuid4().hex}")
+
+        def kept(name: str) -> int:
+            partitions = reader.list_topics(name, timeout=10).topics[name].partitions
+            total = 0
+            for p in partitions:
+                low, high = reader.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                total += high - low
+            return total
+
+        try:
+            # The broker's retention pass empties the control topic; the same pass saw the
+            # platform's topics, whose records were written before the control's.
+            for _ in range(240):
+                if kept(control) == 0:
+                    break
+                time.sleep(0.25)
+            assert kept(control) == 0, "the broker never applied the 7-day retention"
+            assert kept("orders") == 30
+            assert kept("trades") == 30
+        finally:
+            reader.close()
