@@ -143,15 +143,17 @@ def test_s5_two_replicas_and_rebalances_under_load(
         a = scenario.engine("a").start()
         scenario.wait_progress(0.3, "replica a's progress")
         b = scenario.engine("b").start()
-        result.faults.append(Fault("replica b joins (rebalance)", scenario.progress()))
+        result.faults.append(Fault("replica b joins (rebalance)", round(scenario.progress(), 3)))
         scenario.seed(thirds[1])
         wait_for(lambda: _split(a, b), "the two replicas to split the partitions")
         assert a.terminate() == 0, a.log_text()[-3000:]
-        result.faults.append(Fault("replica a leaves, SIGTERM (rebalance)", scenario.progress()))
+        result.faults.append(
+            Fault("replica a leaves, SIGTERM (rebalance)", round(scenario.progress(), 3))
+        )
         scenario.seed(thirds[2])
         wait_for(lambda: b.health()["assigned_partitions"] == [0, 1, 2], "b to take over")
         a2 = scenario.engine("a").start()
-        result.faults.append(Fault("replica a rejoins (rebalance)", scenario.progress()))
+        result.faults.append(Fault("replica a rejoins (rebalance)", round(scenario.progress(), 3)))
         wait_for(lambda: _split(a2, b), "the two replicas to split the partitions again")
         scenario.wait_done()
         assert a2.terminate() == 0 and b.terminate() == 0
@@ -199,11 +201,14 @@ def test_s6_resent_orders_are_rejected_as_duplicates(
     verdict = scenario.verdict()
     verdict.record(result)
     verdict.assert_exact()
-    # Without the copies the trades are the same: every copy was refused and did nothing.
+    # Without the copies the trades are the same: every copy was refused and did nothing
+    # (but its reject took an output sequence number, so sequences are left out here).
     without_copies, _ = offline_replay([landed[i] for i in originals], set(scenario.symbols))
     with_copies, _ = offline_replay(landed, set(scenario.symbols))
     for symbol in scenario.symbols:
-        assert with_copies["trades", symbol] == without_copies["trades", symbol], symbol
+        assert _unsequenced(with_copies["trades", symbol]) == _unsequenced(
+            without_copies["trades", symbol]
+        ), symbol
     resent_ids = {orders[i].order_id for i in resent}
     refused = {
         event["order_id"]
@@ -212,3 +217,7 @@ def test_s6_resent_orders_are_rejected_as_duplicates(
         if event.get("event") == "rejected" and event.get("reason") == "duplicate_order_id"
     }
     assert refused == resent_ids
+
+
+def _unsequenced(values: list[bytes]) -> list[dict]:
+    return [{k: v for k, v in orjson.loads(value).items() if k != "sequence"} for value in values]
