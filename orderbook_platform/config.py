@@ -6,12 +6,13 @@ the YAML file named by `OB_CONFIG` (or passed as `--config`), then the defaults 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -24,21 +25,75 @@ from orderbook_platform.errors import PlatformError
 CONFIG_FILE_ENV = "OB_CONFIG"
 
 
+STACK_STATE_FILE = "stack.json"
+
+# librdkafka's OIDC settings: for Java clients they become the OAuthBearerLoginModule's
+# options instead of passing through (Java has other names for them).
+_RDKAFKA_OIDC_KEYS = frozenset(
+    {
+        "sasl.oauthbearer.method",
+        "sasl.oauthbearer.client.id",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.scope",
+        "sasl.oauthbearer.extensions",
+        "sasl.oauthbearer.token.endpoint.url",
+    }
+)
+_LOGIN_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "OAUTHBEARER": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule",
+}
+_OIDC_CALLBACK_HANDLER = (
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"
+)
+
+
+def jaas_quote(value: str) -> str:
+    """`value` as a double-quoted JAAS option value.
+
+    Kafka parses `sasl.jaas.config` with Java's StreamTokenizer: inside quotes a backslash
+    starts an escape and a line break ends the string, so a password holding `"` or `\\`
+    would otherwise end the value early or inject options.
+    """
+    if "\n" in value or "\r" in value:
+        raise ConfigError("a Kafka SASL value cannot hold a line break (JAAS cannot express it)")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _java_value(value: str | int | bool) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 class KafkaSettings(BaseModel):
-    bootstrap_servers: str = "localhost:9092"
+    # None: not set explicitly and no local stack running (see Settings); clients refuse.
+    bootstrap_servers: str | None = None
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_ca_location: Path | None = None
     client_id: str = "orderbook-platform"
-    # Anything else librdkafka understands, passed through unchanged.
+    # Other client settings, passed to librdkafka and to Java clients (Spark) alike.
     extra: dict[str, str | int | bool] = Field(default_factory=dict)
+    # Java-only client settings (Spark's Kafka source); they win over `extra`.
+    java_extra: dict[str, str | int | bool] = Field(default_factory=dict)
+    _unresolved: str | None = PrivateAttr(default=None)
+
+    def bootstrap(self) -> str:
+        """The bootstrap servers; a one-line ConfigError when there are none to use."""
+        if self.bootstrap_servers is None:
+            raise ConfigError(
+                self._unresolved
+                or "no Kafka bootstrap servers are set; set OB__KAFKA__BOOTSTRAP_SERVERS"
+            )
+        return self.bootstrap_servers
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
         """The librdkafka config shared by every producer, consumer and admin client."""
         config: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
+            "bootstrap.servers": self.bootstrap(),
             "security.protocol": self.security_protocol,
             "client.id": self.client_id,
         }
@@ -55,27 +110,70 @@ class KafkaSettings(BaseModel):
         return config
 
     def java_client_options(self) -> dict[str, str]:
-        """The same security settings for Java clients (Spark's `kafka.`-prefixed options)."""
+        """The same settings for Java clients (Spark's `kafka.`-prefixed options).
+
+        `extra` passes through (values as Java strings) except librdkafka's OIDC settings,
+        which become the OAUTHBEARER login module's options; `java_extra` comes last. A
+        `sasl.jaas.config` in `java_extra` replaces the one built here.
+        """
         options = {
-            "bootstrap.servers": self.bootstrap_servers,
+            "bootstrap.servers": self.bootstrap(),
             "security.protocol": self.security_protocol,
         }
         if self.sasl_mechanism:
             options["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username is not None and self.sasl_password is not None:
-            module = (
-                "org.apache.kafka.common.security.plain.PlainLoginModule"
-                if self.sasl_mechanism == "PLAIN"
-                else "org.apache.kafka.common.security.scram.ScramLoginModule"
-            )
-            secret = self.sasl_password.get_secret_value()
-            options["sasl.jaas.config"] = (
-                f'{module} required username="{self.sasl_username}" password="{secret}";'
-            )
         if self.ssl_ca_location is not None:
             options["ssl.truststore.type"] = "PEM"
             options["ssl.truststore.location"] = str(self.ssl_ca_location)
-        return options
+        options |= {k: _java_value(v) for k, v in self.extra.items() if k not in _RDKAFKA_OIDC_KEYS}
+        java_extra = {k: _java_value(v) for k, v in self.java_extra.items()}
+        if self.sasl_mechanism and "sasl.jaas.config" not in java_extra:
+            options |= self._java_sasl_options()
+        return options | java_extra
+
+    def _java_sasl_options(self) -> dict[str, str]:
+        mechanism = self.sasl_mechanism
+        assert mechanism is not None
+        module = _LOGIN_MODULES[mechanism]
+        if mechanism != "OAUTHBEARER":
+            if self.sasl_username is None or self.sasl_password is None:
+                raise ConfigError(
+                    f"kafka.sasl_mechanism {mechanism} needs kafka.sasl_username and "
+                    "kafka.sasl_password"
+                )
+            username = jaas_quote(self.sasl_username)
+            password = jaas_quote(self.sasl_password.get_secret_value())
+            return {
+                "sasl.jaas.config": f"{module} required username={username} password={password};"
+            }
+        extra = {k: _java_value(v) for k, v in self.extra.items()}
+        if extra.get("sasl.oauthbearer.method", "").lower() != "oidc" or not all(
+            extra.get(f"sasl.oauthbearer.{key}")
+            for key in ("client.id", "client.secret", "token.endpoint.url")
+        ):
+            raise ConfigError(
+                "kafka.sasl_mechanism OAUTHBEARER reaches Java clients (Spark) only through "
+                "OIDC: set sasl.oauthbearer.method=oidc, sasl.oauthbearer.client.id, "
+                "sasl.oauthbearer.client.secret and sasl.oauthbearer.token.endpoint.url in "
+                "kafka.extra, or a whole sasl.jaas.config in kafka.java_extra"
+            )
+        jaas = [
+            module,
+            "required",
+            f"clientId={jaas_quote(extra['sasl.oauthbearer.client.id'])}",
+            f"clientSecret={jaas_quote(extra['sasl.oauthbearer.client.secret'])}",
+        ]
+        if scope := extra.get("sasl.oauthbearer.scope"):
+            jaas.append(f"scope={jaas_quote(scope)}")
+        if extensions := extra.get("sasl.oauthbearer.extensions"):
+            for pair in extensions.split(","):  # librdkafka: "key=value,key2=value2"
+                key, _, value = pair.partition("=")
+                jaas.append(f"extension_{key.strip()}={jaas_quote(value.strip())}")
+        return {
+            "sasl.jaas.config": " ".join(jaas) + ";",
+            "sasl.oauthbearer.token.endpoint.url": extra["sasl.oauthbearer.token.endpoint.url"],
+            "sasl.login.callback.handler.class": _OIDC_CALLBACK_HANDLER,
+        }
 
 
 class S3Settings(BaseModel):
@@ -99,6 +197,12 @@ class StackSettings(BaseModel):
     kafka_port: int = 9092
     controller_port: int = 9093
     s3_port: int = 9000
+    # SASL/SCRAM on the broker's client listener; None: PLAINTEXT. The user is created when
+    # the storage is formatted; without a password a random one is generated and kept in
+    # the state dir (clients with no explicit settings read it from there).
+    kafka_sasl: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str = "orderbook"
+    kafka_sasl_password: SecretStr | None = None
     kafka_heap: str = "512m"
     s3_heap: str = "256m"
     start_timeout_s: float = 90.0
@@ -184,13 +288,117 @@ class Settings(FileSettings):
     topics: TopicSettings = Field(default_factory=TopicSettings)
 
     @model_validator(mode="after")
-    def _clients_follow_the_local_stack(self) -> Settings:
-        # Unless set explicitly, clients talk to the local stack wherever its ports are.
-        if "bootstrap_servers" not in self.kafka.model_fields_set:
-            self.kafka.bootstrap_servers = f"{self.stack.host}:{self.stack.kafka_port}"
-        if "endpoint_url" not in self.s3.model_fields_set:
-            self.s3.endpoint_url = f"http://{self.stack.host}:{self.stack.s3_port}"
+    def _clients_use_the_running_local_stack(self) -> Settings:
+        self.resolve_local_stack()
         return self
+
+    def resolve_local_stack(self) -> None:
+        """Point the clients at the local stack running in `stack.state_dir`.
+
+        Only what is not set explicitly (arguments, env, YAML) is filled in, from the state
+        file that `orderbook stack up` writes, and only while that stack's broker runs.
+        With neither, Kafka clients refuse to start (`KafkaSettings.bootstrap`) instead of
+        trying a default port where some other stack may be listening.
+        """
+        kafka_explicit = "bootstrap_servers" in self.kafka.model_fields_set
+        s3_explicit = "endpoint_url" in self.s3.model_fields_set
+        if kafka_explicit and s3_explicit:
+            return
+        try:
+            state = running_stack_state(self.stack.state_dir)
+            problem = (
+                f"no local stack is running in {self.stack.state_dir}; start one with "
+                "`orderbook stack up` or set OB__KAFKA__BOOTSTRAP_SERVERS"
+            )
+        except ConfigError as exc:  # said when a client needs it, not by every command
+            state, problem = None, str(exc)
+        if state is None:
+            if not kafka_explicit:
+                self.kafka._unresolved = problem
+            if not s3_explicit:
+                _fill(self.s3, "endpoint_url", f"http://{self.stack.host}:{self.stack.s3_port}")
+            return
+        if not kafka_explicit:
+            _fill(self.kafka, "bootstrap_servers", state.kafka_bootstrap)
+            self.kafka._unresolved = None
+            security = {
+                "security_protocol": state.kafka_security_protocol,
+                "sasl_mechanism": state.kafka_sasl_mechanism,
+                "sasl_username": state.kafka_sasl_username,
+                "sasl_password": state.kafka_sasl_password,
+            }
+            for name, value in security.items():
+                if name not in self.kafka.model_fields_set:
+                    _fill(self.kafka, name, value)
+        if not s3_explicit:
+            _fill(self.s3, "endpoint_url", state.s3_endpoint)
+
+
+def _fill(model: BaseModel, name: str, value: Any) -> None:
+    """Set a default-derived value without counting it as set explicitly."""
+    setattr(model, name, value)
+    model.model_fields_set.discard(name)
+
+
+class StackState(BaseModel):
+    """What `orderbook stack up` records in its state dir for the commands that follow."""
+
+    cluster_id: str
+    kafka_bootstrap: str
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    s3_endpoint: str
+
+    def write(self, state_dir: Path) -> Path:
+        path = state_dir / STACK_STATE_FILE
+        data = self.model_dump(mode="json")
+        if self.kafka_sasl_password is not None:
+            data["kafka_sasl_password"] = self.kafka_sasl_password.get_secret_value()
+        tmp = path.with_suffix(".tmp")
+        # Owner-only: it can hold the broker's SASL password.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)
+        tmp.replace(path)
+        return path
+
+
+def broker_cluster_id(data_dir: Path) -> str | None:
+    """The cluster id a KRaft broker's storage was formatted with (its meta.properties)."""
+    try:
+        lines = (data_dir / "meta.properties").read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster.id":
+            return value.strip()
+    return None
+
+
+def running_stack_state(state_dir: Path) -> StackState | None:
+    """The state of the stack in `state_dir` if its broker is running, else None."""
+    from orderbook_platform.stack.processes import ManagedProcess
+
+    state_dir = state_dir.expanduser().resolve()
+    path = state_dir / STACK_STATE_FILE
+    try:
+        state = StackState.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValidationError) as exc:
+        raise ConfigError(f"unreadable stack state {path}: {exc}".splitlines()[0]) from None
+    kafka_home = state_dir / "kafka"
+    if ManagedProcess("kafka", kafka_home, marker=str(kafka_home)).pid() is None:
+        return None  # a stale file (crash, `kill -9`): no one to connect to
+    if broker_cluster_id(kafka_home / "data") != state.cluster_id:
+        raise ConfigError(
+            f"{path} names Kafka cluster {state.cluster_id}, but the broker in {state_dir} "
+            "has another; run `orderbook stack up` again to rewrite it"
+        )
+    return state
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

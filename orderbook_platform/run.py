@@ -93,6 +93,7 @@ def run_platform(
 
     _step("1. local stack")
     print_endpoints(Stack(settings, err_console).up())
+    settings.resolve_local_stack()  # loaded before the stack was up
     report = apply_topics(settings)
     console.print(
         f"topics: {len(report.changes)} declared, {len(report.changed)} changed "

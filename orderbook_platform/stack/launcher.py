@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from orderbook_platform.config import Settings
+from orderbook_platform.config import STACK_STATE_FILE, Settings, StackState
 from orderbook_platform.stack.errors import StackError
 from orderbook_platform.stack.jars import fetch_jars
 from orderbook_platform.stack.kafka_broker import KafkaBroker
@@ -78,7 +78,29 @@ class Stack:
                 self._wait_until_ready(to_start)
         if self.s3.ensure_bucket():
             self.console.log(f"created bucket s3://{self.settings.s3.bucket}")
+        if to_start or not self.state_file.exists():
+            self._write_state()
         return self.endpoints
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / STACK_STATE_FILE
+
+    def _write_state(self) -> None:
+        """Record where this stack listens: commands with no explicit settings connect here."""
+        cluster_id = self.kafka.cluster_id
+        if cluster_id is None:
+            raise StackError(f"the broker in {self.kafka.home} has no cluster id")
+        client = self.kafka.client_settings()
+        StackState(
+            cluster_id=cluster_id,
+            kafka_bootstrap=self.kafka.bootstrap,
+            kafka_security_protocol=client.security_protocol,  # type: ignore[arg-type]
+            kafka_sasl_mechanism=client.sasl_mechanism,  # type: ignore[arg-type]
+            kafka_sasl_username=client.sasl_username,
+            kafka_sasl_password=client.sasl_password,
+            s3_endpoint=self.s3.endpoint,
+        ).write(self.state_dir)
 
     def _wait_until_ready(self, components: list[KafkaBroker | S3Server]) -> None:
         deadline = time.monotonic() + self.settings.stack.start_timeout_s
@@ -121,6 +143,7 @@ class Stack:
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop both processes (S3 first, Kafka gets time for a controlled shutdown)."""
+        self.state_file.unlink(missing_ok=True)  # before the stop: no one connects meanwhile
         stopped = [c.process.name for c in (self.s3, self.kafka) if c.process.stop()]
         if purge:
             for component in self._components():

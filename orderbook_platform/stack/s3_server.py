@@ -82,7 +82,7 @@ class S3Server:
 
         from orderbook_platform.s3 import s3_client
 
-        client = s3_client(self.s3)
+        client = s3_client(self.s3.model_copy(update={"endpoint_url": self.endpoint}))
         deadline = time.monotonic() + 15
         while True:  # the HTTP port can answer a moment before the blob store is ready
             try:

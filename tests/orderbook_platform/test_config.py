@@ -30,18 +30,31 @@ def test_a_missing_config_file_is_a_clear_error(tmp_path):
         load_settings(tmp_path / "absent.yaml")
 
 
-def test_clients_follow_the_local_stack_ports_unless_set_explicitly(monkeypatch):
+def test_without_a_running_stack_or_explicit_settings_kafka_clients_refuse(monkeypatch, tmp_path):
+    monkeypatch.setenv("OB__STACK__STATE_DIR", str(tmp_path / ".orderbook"))
     monkeypatch.setenv("OB__STACK__KAFKA_PORT", "19092")
     monkeypatch.setenv("OB__STACK__S3_PORT", "19000")
     settings = load_settings()
-    assert settings.kafka.bootstrap_servers.endswith(":19092")
-    assert settings.s3.endpoint_url.endswith(":19000")
+    assert settings.kafka.bootstrap_servers is None
+    for make_client_config in (
+        settings.kafka.client_config,
+        settings.kafka.java_client_options,
+    ):
+        with pytest.raises(ConfigError) as refused:
+            make_client_config()
+        assert str(refused.value) == (
+            f"no local stack is running in {tmp_path / '.orderbook'}; start one with "
+            "`orderbook stack up` or set OB__KAFKA__BOOTSTRAP_SERVERS"
+        )
+    assert settings.s3.endpoint_url == "http://127.0.0.1:19000"
     monkeypatch.setenv("OB__KAFKA__BOOTSTRAP_SERVERS", "elsewhere:9092")
-    assert load_settings().kafka.bootstrap_servers == "elsewhere:9092"
+    kafka = load_settings().kafka
+    assert kafka.client_config()["bootstrap.servers"] == "elsewhere:9092"
 
 
 def test_security_settings_pass_through_to_every_client(monkeypatch, tmp_path):
     ca = tmp_path / "ca.pem"
+    monkeypatch.setenv("OB__KAFKA__BOOTSTRAP_SERVERS", "broker:9094")
     monkeypatch.setenv("OB__KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("OB__KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
     monkeypatch.setenv("OB__KAFKA__SASL_USERNAME", "alice")
