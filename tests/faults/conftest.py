@@ -20,10 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 
+from orderbook_platform.kafka.topics import apply_topics
 from orderbook_platform.stack import Stack
-from orderbook_platform.testing import private_stack
+from orderbook_platform.testing import stack_settings_for
 from tests.faults.report import FaultsReport, ScenarioResult
+from tests.orderbook_platform.kafka.private_broker import FastRetentionBroker
 
 FULL_ORDERS = 100_000
 SHORT_ORDERS = 20_000
@@ -71,10 +74,29 @@ def order_count(pytestconfig: pytest.Config) -> int:
 
 
 @pytest.fixture(scope="session")
-def fault_stack() -> Iterator[tuple[Stack, Path]]:
-    """A KRaft broker and S3Proxy of the suite's own, every declared topic applied."""
-    with private_stack("orderbook-faults-") as (stack, state):
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Path]]:
+    """A KRaft broker and S3Proxy of the suite's own, every declared topic applied.
+
+    Its broker checks retention every second (not every 5 minutes), so that a record
+    retention would delete is gone within the scenario that checks it survives.
+    """
+    state = tmp_path_factory.mktemp("faults-stack")
+    settings = stack_settings_for(state / ".orderbook")
+    stack = Stack(settings)
+    stack.kafka = FastRetentionBroker(settings.stack, stack.state_dir)
+    stack.up()
+    try:
+        for attempt in range(10):  # a just-created topic can briefly lack a leader
+            try:
+                apply_topics(settings)
+                break
+            except KafkaException:
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
         yield stack, state
+    finally:
+        stack.down(purge=True)
 
 
 @pytest.fixture(scope="session")

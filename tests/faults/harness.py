@@ -142,11 +142,13 @@ class Scenario:
 
     # ------------------------------------------------------------------ input
 
-    def generate(self, count: int, seed: int, *, start_ns: int | None = None) -> list:
+    def generate(
+        self, count: int, seed: int, *, start_ns: int | None = None, step_ns: int = 20_000
+    ) -> list:
         return list(
             generate_orders(
                 count, seed=seed, symbols=self.symbols,
-                start_ns=time.time_ns() if start_ns is None else start_ns, step_ns=20_000,
+                start_ns=time.time_ns() if start_ns is None else start_ns, step_ns=step_ns,
             )
         )  # fmt: skip
 
