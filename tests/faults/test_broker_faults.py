@@ -15,9 +15,9 @@ import pytest
 from confluent_kafka import KafkaException
 
 from orderbook_platform.stack import Stack
-from orderbook_platform.stack.faults import kill_broker, restart_broker
 from orderbook_platform.testing import settings_env
 from tests.engine.kafka_harness import PATIENCE_S, committed, end_offsets, wait_for
+from tests.faults.broker import kill_broker, restart_broker
 from tests.faults.harness import Scenario
 from tests.faults.report import Fault, ScenarioResult
 
