@@ -7,6 +7,7 @@ directory, so clients reconnect to the same address and find their topics there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -29,10 +30,8 @@ def kill_broker(stack: Stack) -> int:
         if time.monotonic() > deadline:
             raise StackError(f"broker {pid} still running {PATIENCE_S:.0f} s after SIGKILL")
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it was our child
-    except ChildProcessError:
-        pass
     return pid
 
 
