@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import KafkaException
@@ -29,7 +30,9 @@ def _distinct_free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
-def stack_settings_for(state_dir: Path) -> Settings:
+def stack_settings_for(state_dir: Path, **stack: Any) -> Settings:
+    """Settings of a stack on free ports in `state_dir`; `stack` adds stack settings
+    (e.g. `kafka_sasl`; a SASL broker's clients then use `Stack.kafka.client_settings()`)."""
     kafka_port, controller_port, s3_port = _distinct_free_ports(3)
     return load_settings(
         stack={
@@ -37,6 +40,7 @@ def stack_settings_for(state_dir: Path) -> Settings:
             "kafka_port": kafka_port,
             "controller_port": controller_port,
             "s3_port": s3_port,
+            **stack,
         },
         kafka={"bootstrap_servers": f"127.0.0.1:{kafka_port}"},
         s3={"endpoint_url": f"http://127.0.0.1:{s3_port}"},
