@@ -176,6 +176,13 @@ def run_command(
     session_timeout_ms: Annotated[
         int, typer.Option(help="How long a dead replica keeps its partitions.")
     ] = 10_000,
+    stall_timeout_seconds: Annotated[
+        float,
+        typer.Option(
+            help="/healthz turns 503 once input waits this long for a commit; a Kafka call "
+            "stuck twice this long ends the process (exit 3)."
+        ),
+    ] = 30.0,
 ) -> None:
     """Run the engine on Kafka: exactly-once transactions, snapshots, /metrics, /healthz."""
     from engine import service_cli
@@ -184,7 +191,7 @@ def run_command(
         ctx, instance_id=instance_id, group=group, batch_size=batch_size,
         snapshot_every=snapshot_every, snapshot_seconds=snapshot_seconds,
         metrics_port=metrics_port, metrics_host=metrics_host, max_idle_seconds=max_idle_seconds,
-        session_timeout_ms=session_timeout_ms,
+        session_timeout_ms=session_timeout_ms, stall_timeout_s=stall_timeout_seconds,
     )  # fmt: skip
 
 

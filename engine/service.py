@@ -54,6 +54,7 @@ from engine.telemetry import (
     Metrics,
     TelemetryServer,
 )
+from engine.watchdog import Watchdog
 from engine.wire import thread_encoder
 from orderbook_platform.config import Settings
 from orderbook_platform.contracts import ContractError, encode
@@ -116,7 +117,9 @@ class EngineService:
         self.config = config
         self.engine_config = engine_config or engine_config_from(settings)
         self.metrics = Metrics()
-        self.health = Health(config.instance_id, config.group)
+        self.health = Health(config.instance_id, config.group, config.stall_timeout_s)
+        self.watchdog = Watchdog(config.phase_limit_s, config.stall_timeout_s)
+        self.watchdog.before_expiry = self._mark_failed
         self.stats = ServiceStats()
         self.metrics_port: int | None = None
         self._partitions: dict[int, PartitionState] = {}
@@ -136,12 +139,21 @@ class EngineService:
     def stop(self) -> None:
         """Ask the loop to finish its current batch, snapshot, commit and leave."""
         self._stop.set()
+        self.watchdog.stop_requested()
 
-    def run(self) -> ServiceStats:
-        """Run until stopped (signal, `stop()`, or --max-idle-seconds); raise on fatal errors."""
+    def _mark_failed(self) -> None:
+        self.health.state = FAILED
+
+    def run(self, listen_for_signals: bool = False) -> ServiceStats:
+        """Run until stopped (signal, `stop()`, or --max-idle-seconds); raise on fatal errors.
+
+        `listen_for_signals` (main thread only) lets the watchdog bound a stop asked for
+        by SIGTERM/SIGINT even while the main thread is stuck in a Kafka call.
+        """
         server = TelemetryServer(
             self.metrics, self.health, self.config.metrics_host, self.config.metrics_port
         ).start()
+        self.watchdog.start(listen_for_signals)
         self.metrics_port = server.port
         _log.info(
             "engine starting",
@@ -156,11 +168,13 @@ class EngineService:
                 "metrics_host": self.config.metrics_host,
                 "metrics_port": server.port,
                 "metrics_url": f"http://{url_host(self.config.metrics_host)}:{server.port}/metrics",
+                "stall_timeout_s": self.config.stall_timeout_s,
             },
         )
         pauses = heap.GcPauses(self.metrics.gc_pause_seconds).install()
         try:
-            self._connect()
+            with self.watchdog.watch("connecting"):
+                self._connect()
             # Everything imported and built so far lives as long as the process.
             self._settle_heap(full=True)
             self._loop()
@@ -172,7 +186,9 @@ class EngineService:
         finally:
             pauses.remove()
             heap.release()
-            self._close()
+            with self.watchdog.watch("closing the Kafka clients"):
+                self._close()
+            self.watchdog.close()
             server.stop()
 
     def _settle_heap(self, full: bool) -> None:
@@ -213,6 +229,7 @@ class EngineService:
         self._consumer = make_consumer(
             kafka,
             config.group,
+            report_outages=True,  # polled all the time, so its reports are current
             **{
                 "partition.assignment.strategy": "cooperative-sticky",
                 "session.timeout.ms": config.session_timeout_ms,
@@ -228,7 +245,7 @@ class EngineService:
         )
 
     def _check_topics(self) -> None:
-        metadata = self._producer.list_topics(timeout=30).topics
+        metadata = self._producer.list_topics(timeout=self.config.stall_timeout_s).topics
         expected = [ORDERS, *TOPICS, DLQ, SNAPSHOTS]
         missing = [t for t in expected if t not in metadata or metadata[t].error is not None]
         if missing:
@@ -254,9 +271,10 @@ class EngineService:
         for producer, transactional_id in zip(
             self._producers, self.config.transactional_ids, strict=True
         ):
+            self.watchdog.relabel(f"init_transactions of {transactional_id}")
             for _ in range(10):
                 try:
-                    producer.init_transactions(60)
+                    producer.init_transactions(self.config.stall_timeout_s)
                     break
                 except KafkaException as exc:
                     error = exc.args[0]
@@ -272,10 +290,12 @@ class EngineService:
         max_idle = self.config.max_idle_seconds
         self._last_activity = last_progress_log = time.monotonic()
         while not self._stop.is_set():
-            messages = self._poll_batch()
+            with self.watchdog.watch("poll"):
+                messages = self._poll_batch()
             now = time.monotonic()
             if messages:
                 self._last_activity = now
+                self.health.input_arrived()
                 self._transaction(messages)
             elif self._due_partitions(now) or self._round_in_progress() is not None:
                 self._transaction([])
@@ -336,8 +356,15 @@ class EngineService:
         # Take turns: this producer's previous transaction finished a whole cycle ago,
         # so the coordinator has written its markers and begins the next at once.
         self._turn = 1 - self._turn
-        producer = self._producer
+        with self.watchdog.watch("a transaction"):
+            self._transaction_on(self._producer, messages, force_snapshot)
+
+    def _transaction_on(
+        self, producer: Producer, messages: list[Message], force_snapshot: bool
+    ) -> None:
+        watchdog, timeout_s = self.watchdog, self.config.stall_timeout_s
         started = time.perf_counter()
+        watchdog.relabel("begin_transaction")
         try:
             producer.begin_transaction()
         except KafkaException as exc:  # only ever a broken producer (e.g. fenced)
@@ -350,12 +377,15 @@ class EngineService:
                     producer.send_offsets_to_transaction,
                     offsets,
                     self._consumer.consumer_group_metadata(),
-                    30,
+                    timeout_s,
                 )
+            watchdog.relabel("matching a batch")
             applied = self._apply(messages) if messages else (0, 0, {}, Tally())
             self._snapshot_if_due(force_snapshot)
             committing = time.perf_counter()
             if sending is not None:
+                # Bounded by the watchdog: librdkafka may not honour timeout_s here.
+                watchdog.relabel("send_offsets_to_transaction")
                 sending.result()
             if [tp.offset for tp in offsets] != [tp.offset for tp in self._offsets_after([])]:
                 raise KafkaException(  # a bug if ever: never commit offsets that lie
@@ -364,10 +394,12 @@ class EngineService:
             self._commit()
             self.metrics.commit_seconds.observe(time.perf_counter() - committing)
         except KafkaException as exc:
+            watchdog.relabel("send_offsets_to_transaction, before an abort")
             _settle(sending)  # no other transactional call may overlap abort_transaction
             self._abort(exc)
             return
         except BaseException:
+            watchdog.relabel("send_offsets_to_transaction, before a fatal error")
             _settle(sending)
             raise
         orders, dlq, events, rejects = applied
@@ -385,9 +417,10 @@ class EngineService:
         return [TopicPartition(ORDERS, p, offset) for p, offset in sorted(after.items())]
 
     def _commit(self) -> None:
+        self.watchdog.relabel("commit_transaction")
         for attempt in range(1, _COMMIT_ATTEMPTS + 1):
             try:
-                self._producer.commit_transaction(30)
+                self._producer.commit_transaction(self.config.stall_timeout_s)
                 return
             except KafkaException as exc:
                 error = exc.args[0]
@@ -408,16 +441,18 @@ class EngineService:
             "transaction aborted; rebuilding every owned partition",
             extra={"error": error.str() if isinstance(error, KafkaError) else str(exc)},
         )
-        for _ in range(_COMMIT_ATTEMPTS):
-            try:
-                self._producer.abort_transaction(30)
-                break
-            except KafkaException as abort_exc:
-                abort_error = abort_exc.args[0]
-                if abort_error.fatal() or not abort_error.retriable():
-                    raise self._fatal("abort_transaction failed", abort_error) from None
+        with self.watchdog.watch("abort_transaction"):
+            for _ in range(_COMMIT_ATTEMPTS):
+                try:
+                    self._producer.abort_transaction(self.config.stall_timeout_s)
+                    break
+                except KafkaException as abort_exc:
+                    abort_error = abort_exc.args[0]
+                    if abort_error.fatal() or not abort_error.retriable():
+                        raise self._fatal("abort_transaction failed", abort_error) from None
         self.stats.aborted += 1
         self.metrics.transactions.labels("aborted").inc()
+        self.watchdog.relabel("rebuilding the books after an abort")
         self._recover_owned()
 
     def _fatal(
@@ -522,6 +557,7 @@ class EngineService:
     def _produce_when_room(
         self, topic: str, value: bytes, key: bytes | None, partition: int, timestamp: int
     ) -> None:
+        self.watchdog.relabel("produce, waiting for room in the producer's queue")
         while True:
             self._producer.poll(0.05)
             try:
@@ -571,7 +607,7 @@ class EngineService:
             metrics.batch_size.observe(inputs)
             metrics.batch_seconds.observe(seconds)
         metrics.last_commit.set(time.time())
-        self.health.last_commit = time.monotonic()
+        self.health.committed()
         self.health.orders = stats.orders
 
     # ------------------------------------------------------------------ snapshots
@@ -684,13 +720,18 @@ class EngineService:
     # ------------------------------------------------------------------ ownership
 
     def _recover(self, partition: int) -> PartitionState:
-        """Rebuild one partition's books to the group's committed offset."""
+        """Rebuild one partition's books to the group's committed offset.
+
+        Not watched: a long replay is progress, and both steps below have deadlines of
+        their own (a fetch of the committed offset, a read that stalls).
+        """
         timeout_s = self.config.transaction_timeout_ms / 1000 + 30
-        committed = committed_offset(self._consumer, partition, 10, timeout_s)
-        recovered = recover_partition(
-            self._reader, self.config.group, partition, committed, self.engine_config,
-            stall_timeout_s=timeout_s,
-        )  # fmt: skip
+        with self.watchdog.unwatched(f"recovering partition {partition}"):
+            committed = committed_offset(self._consumer, partition, 10, timeout_s)
+            recovered = recover_partition(
+                self._reader, self.config.group, partition, committed, self.engine_config,
+                stall_timeout_s=timeout_s,
+            )  # fmt: skip
         self.stats.recoveries += 1
         self.metrics.recoveries.inc()
         self.metrics.replayed.inc(recovered.replayed)
@@ -828,7 +869,7 @@ def run_service(
 
     previous = {sig: signal.signal(sig, _graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return service.run()
+        return service.run(listen_for_signals=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -34,6 +34,7 @@ def run(
     metrics_host: str,
     max_idle_seconds: float | None,
     session_timeout_ms: int,
+    stall_timeout_s: float = 30.0,
 ) -> None:
     from engine.service import run_service
     from engine.service_config import ServiceConfig
@@ -49,6 +50,7 @@ def run(
         metrics_host=metrics_host,
         max_idle_seconds=max_idle_seconds,
         session_timeout_ms=session_timeout_ms,
+        stall_timeout_s=stall_timeout_s,
     )
     settings = settings_from_context(ctx)
     configure_logging()

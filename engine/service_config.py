@@ -71,6 +71,12 @@ class ServiceConfig:
     - `session_timeout_ms`: how long a dead replica keeps its partitions.
     - `transaction_timeout_ms`: how long the broker keeps a dead replica's open
       transaction (and with it the last stable offset of its outputs) before aborting it.
+    - `stall_timeout_s`: the service's deadline. /healthz turns 503 once input has waited
+      this long without a commit; each blocking Kafka call is given it as its own
+      timeout; a phase of the loop (a transaction, an abort, connecting, a poll, closing)
+      still running after twice this long ends the process (exit 3), as does a graceful
+      stop still running this long after its signal (engine.watchdog). Above the
+      transaction timeout: the broker resolves a transaction that outlives that by itself.
     """
 
     instance_id: str = "0"
@@ -84,6 +90,7 @@ class ServiceConfig:
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
     poll_timeout_s: float = 0.2
+    stall_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not _ID_PATTERN.match(self.instance_id):
@@ -112,6 +119,16 @@ class ServiceConfig:
             raise ServiceConfigError("session timeout must be >= 1000 ms")
         if self.transaction_timeout_ms < 1000:
             raise ServiceConfigError("transaction timeout must be >= 1000 ms")
+        if not self.stall_timeout_s > self.transaction_timeout_ms / 1000:
+            raise ServiceConfigError(
+                "--stall-timeout-seconds must be above the transaction timeout "
+                f"({self.transaction_timeout_ms / 1000:g} s), got {self.stall_timeout_s:g}"
+            )
+
+    @property
+    def phase_limit_s(self) -> float:
+        """How long one phase of the loop may run before the watchdog ends the process."""
+        return 2 * self.stall_timeout_s
 
     @property
     def transactional_id(self) -> str:

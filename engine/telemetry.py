@@ -3,8 +3,10 @@
 - `/metrics`: Prometheus text format from the service's own registry (not the process
   global one, so two services in one test process never collide).
 - `/healthz`: JSON `{state, instance_id, group, assigned_partitions, last_commit_age_s,
-  ...}`; 200 while the process is healthy (starting, recovering, running), 503 once it
-  is stopping or failed. `/readyz` answers 200 only while running.
+  input_waiting_s, stalled, ...}`; 200 while the process is healthy (starting,
+  recovering, running, and not stalled), 503 once it is stopping or failed, or stalled:
+  input has waited longer than the stall timeout for a commit (an idle engine, with
+  nothing to commit, never stalls). `/readyz` answers 200 only while running.
 - Logs: one JSON object per line on stderr, `{"ts", "level", "logger", "event", ...fields}`.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,30 +125,60 @@ class Metrics:
 
 
 class Health:
-    """The service's state as /healthz reports it; written by the service thread only."""
+    """The service's state as /healthz reports it; written by the service thread only
+    (and by the watchdog, which marks it failed just before it ends the process)."""
 
-    def __init__(self, instance_id: str, group: str) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        group: str,
+        stall_timeout_s: float = math.inf,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.instance_id = instance_id
         self.group = group
+        self.stall_timeout_s = stall_timeout_s
+        self._clock = clock
         self.state = STARTING
         self.assigned: list[int] = []
-        self.last_commit: float | None = None  # time.monotonic() of the last commit
+        self.last_commit: float | None = None  # clock() of the last commit
+        # clock() since when input has been waiting for a commit (polled, not committed
+        # yet); None while there is nothing to commit.
+        self.waiting_since: float | None = None
         self.orders = 0
 
+    def input_arrived(self) -> None:
+        """Input was polled; it waits until a commit covers it (or forever, if stuck)."""
+        if self.waiting_since is None:
+            self.waiting_since = self._clock()
+
+    def committed(self) -> None:
+        """Everything polled so far is committed."""
+        self.last_commit = self._clock()
+        self.waiting_since = None
+
     def report(self) -> dict[str, Any]:
-        last = self.last_commit
+        now = self._clock()
+        last, waiting = self.last_commit, self.waiting_since
+        waited = None if waiting is None else now - waiting
         return {
             "state": self.state,
             "instance_id": self.instance_id,
             "group": self.group,
             "assigned_partitions": list(self.assigned),
-            "last_commit_age_s": None if last is None else round(time.monotonic() - last, 3),
+            "last_commit_age_s": None if last is None else round(now - last, 3),
+            "input_waiting_s": None if waited is None else round(waited, 3),
+            "stalled": waited is not None and waited > self.stall_timeout_s,
+            "stall_timeout_s": self.stall_timeout_s,
             "orders": self.orders,
         }
 
     @property
     def healthy(self) -> bool:
-        return self.state in _HEALTHY
+        return self._healthy(self.report())
+
+    def _healthy(self, report: dict[str, Any]) -> bool:
+        return report["state"] in _HEALTHY and not report["stalled"]
 
 
 class TelemetryServer:
@@ -153,7 +187,7 @@ class TelemetryServer:
     def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
         def healthz() -> tuple[bool, dict[str, Any]]:
             report = health.report()
-            return health.healthy, report
+            return health._healthy(report), report
 
         def readyz() -> tuple[bool, dict[str, Any]]:
             report = health.report()

@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from engine.feeder import generate_orders
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, MAX_ORDER_BYTES, dead_letter, decode_input
 from engine.service_config import ServiceConfig, ServiceConfigError
 from engine.telemetry import RUNNING, STOPPING, Health, JsonFormatter, Metrics, TelemetryServer
+from engine.watchdog import Watchdog
 from orderbook_platform.contracts import ContractError, encode
 from orderbook_platform.metrics_http import MetricsBindError
 
@@ -260,3 +262,185 @@ def test_telemetry_that_cannot_bind_is_a_user_error():
             TelemetryServer(Metrics(), Health("0", "grp"), "127.0.0.1", port)
     with pytest.raises(MetricsBindError, match=re.escape("on 192.0.2.1 port 0")):  # TEST-NET-1
         TelemetryServer(Metrics(), Health("0", "grp"), "192.0.2.1", 0)
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_health_turns_unhealthy_only_when_input_waits_longer_than_the_stall_timeout():
+    clock = _Clock()
+    health = Health("0", "grp", stall_timeout_s=30, clock=clock)
+    health.state = RUNNING
+    clock.now += 3600  # idle for an hour: nothing to commit, nothing late
+    assert health.healthy and health.report()["input_waiting_s"] is None
+    health.input_arrived()
+    clock.now += 20
+    health.input_arrived()  # more input while the first still waits: the clock keeps going
+    clock.now += 10.5
+    report = health.report()
+    assert report["stalled"] and report["input_waiting_s"] == 30.5
+    assert not health.healthy
+    health.committed()
+    assert health.healthy and health.report()["last_commit_age_s"] == 0
+
+
+def test_healthz_answers_503_once_the_service_is_stalled():
+    clock = _Clock()
+    health = Health("0", "grp", stall_timeout_s=30, clock=clock)
+    health.state = RUNNING
+    server = TelemetryServer(Metrics(), health, "127.0.0.1", 0).start()
+    try:
+        health.input_arrived()
+        clock.now += 29
+        assert _get(server.port, "/healthz")[0] == 200
+        clock.now += 2
+        status, body = _get(server.port, "/healthz")
+        assert status == 503 and json.loads(body)["stalled"] is True
+        assert json.loads(body)["state"] == RUNNING  # stalled, not stopped
+    finally:
+        server.stop()
+
+
+def test_the_stall_timeout_must_exceed_the_transaction_timeout():
+    with pytest.raises(ServiceConfigError, match="--stall-timeout-seconds"):
+        ServiceConfig(stall_timeout_s=10, transaction_timeout_ms=10_000)
+    config = ServiceConfig(stall_timeout_s=12, transaction_timeout_ms=10_000)
+    assert config.phase_limit_s == 24
+    assert ServiceConfig().stall_timeout_s == 30
+
+
+def test_engine_run_takes_the_stall_timeout_option():
+    completed = _engine_run("--stall-timeout-seconds", "5")
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        "error: --stall-timeout-seconds must be above the transaction timeout (10 s), got 5"
+    ]
+
+
+def _watchdog(clock: _Clock) -> tuple[Watchdog, list[tuple[str, dict]]]:
+    expired: list[tuple[str, dict]] = []
+    dog = Watchdog(60, 30, expire=lambda reason, fields: expired.append((reason, fields)))
+    dog._clock = clock
+    return dog, expired
+
+
+def test_the_watchdog_expires_once_when_a_watched_phase_outlives_its_limit():
+    clock = _Clock()
+    dog, expired = _watchdog(clock)
+    with dog.watch("a transaction"):
+        dog.relabel("send_offsets_to_transaction")
+        clock.now += 60
+        assert not dog.check()
+        clock.now += 1
+        assert dog.check() and dog.check()
+    assert len(expired) == 1
+    reason, fields = expired[0]
+    assert reason == "stuck in send_offsets_to_transaction for 61 s; exiting"
+    assert fields == {"stuck_in": "send_offsets_to_transaction", "stuck_for_s": 61.0, "limit_s": 60}
+
+
+def test_the_watchdog_lets_finished_and_unwatched_phases_be():
+    clock = _Clock()
+    dog, expired = _watchdog(clock)
+    with dog.watch("poll"):
+        clock.now += 59
+    clock.now += 600  # between phases: idle
+    assert not dog.check()
+    with dog.watch("a transaction"):
+        clock.now += 50
+        with dog.unwatched("recovering partition 0"):
+            clock.now += 600  # a long replay has deadlines of its own
+            assert not dog.check()
+        clock.now += 9  # 59 s of the transaction itself
+        assert not dog.check()
+        clock.now += 2
+        assert dog.check()
+    assert expired[0][1]["stuck_in"] == "a transaction"
+
+
+def test_the_watchdog_bounds_a_requested_stop_even_between_phases():
+    clock = _Clock()
+    dog, expired = _watchdog(clock)
+    dog.stop_requested()
+    clock.now += 30
+    assert not dog.check()
+    with dog.watch("commit_transaction"):
+        clock.now += 1
+        dog.stop_requested()  # a second signal does not restart the bound
+        assert dog.check()
+    reason, fields = expired[0]
+    assert reason == "graceful stop did not finish in time; exiting"
+    assert fields == {"stop_limit_s": 30, "stuck_in": "commit_transaction", "stuck_for_s": 1.0}
+
+
+def test_a_stuck_process_exits_3_with_one_log_line():
+    script = (
+        "import logging, time\n"
+        "from engine.telemetry import configure_logging\n"
+        "from engine.watchdog import Watchdog\n"
+        "configure_logging()\n"
+        "dog = Watchdog(0.2, 60, tick_s=0.05).start()\n"
+        "with dog.watch('a call that never returns'):\n"
+        "    time.sleep(600)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 3
+    (line,) = completed.stderr.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "critical"
+    assert entry["stuck_in"] == "a call that never returns"
+
+
+def test_sigterm_reaches_the_watchdog_while_the_main_thread_is_stuck_in_c():
+    # A read of a pipe nobody writes to blocks in C like a stuck librdkafka call: the
+    # Python-level handler never runs, only the watchdog can end the process.
+    script = (
+        "import os, signal, sys\n"
+        "from engine.telemetry import configure_logging\n"
+        "from engine.watchdog import Watchdog\n"
+        "configure_logging()\n"
+        "signal.signal(signal.SIGTERM, lambda *_: None)\n"
+        "dog = Watchdog(600, 0.5, tick_s=0.05).start(listen_for_signals=True)\n"
+        "r, w = os.pipe()\n"
+        "print('ready', flush=True)\n"
+        "with dog.watch('a read that never returns'):\n"
+        "    os.read(r, 1)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 3
+        (line,) = process.stderr.read().strip().splitlines()
+        assert json.loads(line)["event"] == "graceful stop did not finish in time; exiting"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_nested_phase_has_its_own_bound_and_pauses_the_enclosing_one():
+    clock = _Clock()
+    dog, expired = _watchdog(clock)
+    with dog.watch("a transaction"):
+        clock.now += 40
+        with dog.watch("abort_transaction"):
+            clock.now += 59
+            assert not dog.check()
+        clock.now += 19  # 59 s of the transaction's own steps
+        assert not dog.check()
+        with dog.watch("abort_transaction"):
+            clock.now += 61
+            assert dog.check()
+    assert expired[0][1]["stuck_in"] == "abort_transaction"
