@@ -596,8 +596,12 @@ def connect(settings: Any, group_prefix: str = "orderbook-traders") -> tuple[Any
     except Exception:
         reader.close()
         raise
+    # Polled every pass of the loop, so it reports broker outages once at their start and
+    # end (orderbook_platform.kafka.clients) instead of librdkafka's line per attempt.
     writer = make_producer(
-        settings.kafka, **{"linger.ms": 2, "queue.buffering.max.messages": 200_000}
+        settings.kafka,
+        report_outages=True,
+        **{"linger.ms": 2, "queue.buffering.max.messages": 200_000},
     )
     return writer, reader
 
