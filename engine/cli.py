@@ -72,12 +72,18 @@ def replay_command(
         int,
         typer.Option(help="Accepted order ids per symbol that the duplicate check remembers."),
     ] = 200_000,
-    show_errors: Annotated[int, typer.Option(help="How many undecodable lines to list.")] = 10,
+    show_errors: Annotated[
+        int, typer.Option(min=0, help="How many dead-lettered lines to list.")
+    ] = 10,
     strict: Annotated[
-        bool, typer.Option(help="Exit with status 1 if any line was undecodable.")
+        bool, typer.Option(help="Exit with status 1 if any line was dead-lettered.")
     ] = False,
 ) -> None:
-    """Replay ORDERS through the matcher into OUT/{trades,prices,book,order_events}.jsonl."""
+    """Replay ORDERS through the matcher into OUT/{trades,prices,book,order_events}.jsonl.
+
+    Lines the Kafka service would dead-letter go to OUT/orders.dlq.jsonl, with their line
+    numbers; the run goes on.
+    """
     # Imported here so that importing the CLI (e.g. for --help) stays cheap.
     from engine.config import EngineConfig
     from engine.replay import replay
@@ -90,12 +96,15 @@ def replay_command(
         raise _fail(f"not a file: {orders}")
     if out.exists() and not out.is_dir():
         raise _fail(f"--out is not a directory: {out}")
+    allowed = None if symbols is None else [s.strip() for s in symbols.split(",") if s.strip()]
+    if allowed == []:
+        raise _fail(f"--symbols names no symbol: {symbols!r}")
     try:
         config = EngineConfig(
             default_symbol=default_symbol,
             tick_size=tick_size,
             tick_sizes=_parse_ticks(tick or []),
-            symbols=[s.strip() for s in symbols.split(",") if s.strip()] if symbols else None,
+            symbols=allowed,
             depth=depth,
             self_trade_prevention=self_trade_prevention,
             duplicate_id_window=duplicate_id_window,
@@ -108,7 +117,7 @@ def replay_command(
         raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
 
     _print_summary(stats, out, show_errors)
-    if strict and stats.undecodable:
+    if strict and stats.dead_letters:
         raise typer.Exit(1)
 
 
@@ -126,6 +135,8 @@ def _print_summary(stats, out: Path, show_errors: int) -> None:
     table.add_row("trades", f"{stats.trades:,}")
     table.add_row("rejected", f"{stats.rejected:,}")
     table.add_row("undecodable lines", f"{stats.undecodable:,}")
+    if stats.engine_errors:
+        table.add_row("engine errors", f"{stats.engine_errors:,}")
     for topic, count in stats.messages.items():
         table.add_row(f"{topic} messages", f"{count:,}")
     table.add_row("seconds", f"{stats.seconds:.3f}")
@@ -136,8 +147,10 @@ def _print_summary(stats, out: Path, show_errors: int) -> None:
     console.print(table)
     for error in stats.errors[:show_errors]:
         console.print(f"line {error.line}: {error.reason}", markup=False, highlight=False)
-    if stats.undecodable > show_errors:
-        console.print(f"... {stats.undecodable - show_errors:,} more undecodable lines")
+    if stats.dead_letters > show_errors:
+        console.print(f"... {stats.dead_letters - show_errors:,} more dead-lettered lines")
+    if stats.dead_letters:
+        console.print(f"dead letters: {out / 'orders.dlq.jsonl'}", markup=False, highlight=False)
 
 
 # --- The Kafka service and its demo helpers (engine/service.py, engine/feeder.py). Thin:

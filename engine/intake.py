@@ -1,11 +1,13 @@
 """What the Kafka service accepts from `orders`, in one place for the live loop and replay.
 
-A record becomes an Order or a dead letter. Besides the contract's own decoding, the
+A record becomes an Order or a dead letter, whatever its bytes: the contract's decoder
+raises ContractError and nothing else (it also refuses text that is not UTF-8 and
+nesting deeper than contracts.codec.MAX_NESTING, see there). Besides that, the
 service refuses records above MAX_ORDER_BYTES: a real order is a few hundred bytes,
 and a huge one (say a 900 KB order_id) would make outputs larger than the broker
 accepts, so every transaction holding them would fail, be aborted and be retried
-forever. Replay during recovery applies the same rule, so a rebuilt book is the book
-the live loop had.
+forever. Recovery's replay and the file replay (engine/replay.py) apply the same
+rules, so a rebuilt book is the book the live loop had.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ def decode_input(value: bytes | None) -> Order:
     if value is None:
         raise ContractError("Order", "null value (tombstone)")
     if len(value) > MAX_ORDER_BYTES:
-        raise ContractError(
-            "Order", f"{len(value)} bytes exceeds the {MAX_ORDER_BYTES}-byte limit of an order"
-        )
+        raise ContractError("Order", oversized(len(value)))
     return decode_order(value)
+
+
+def oversized(length: int) -> str:
+    """The reason of a record of `length` > MAX_ORDER_BYTES bytes."""
+    return f"{length} bytes exceeds the {MAX_ORDER_BYTES}-byte limit of an order"
 
 
 def dead_letter(
@@ -39,15 +44,18 @@ def dead_letter(
     value: bytes | None,
     reason: str,
     timestamp_ms: int | None,
+    value_length: int | None = None,
 ) -> DeadLetter:
-    """A DeadLetter with the original bytes (truncated, and said so, only if enormous)."""
+    """A DeadLetter with the original bytes (truncated, and said so, only if enormous).
+
+    `value_length` is the original length when `value` is only its first bytes (the
+    file replay does not hold an enormous line whole).
+    """
     value = value or b""
-    if len(value) > MAX_DEAD_LETTER_VALUE_BYTES:
-        reason = (
-            f"{reason} (value truncated to its first {MAX_DEAD_LETTER_VALUE_BYTES} "
-            f"of {len(value)} bytes)"
-        )
+    length = len(value) if value_length is None else value_length
+    if length > MAX_DEAD_LETTER_VALUE_BYTES or length > len(value):
         value = value[:MAX_DEAD_LETTER_VALUE_BYTES]
+        reason = f"{reason} (value truncated to its first {len(value)} of {length} bytes)"
     if key is not None and len(key) > MAX_DEAD_LETTER_VALUE_BYTES:
         key = key[:MAX_DEAD_LETTER_VALUE_BYTES]
     return DeadLetter(

@@ -1,35 +1,54 @@
-"""Replay an `orders` JSONL file through the matcher into four JSONL files. No Kafka.
+"""Replay an `orders` JSONL file through the matcher into JSONL files. No Kafka.
 
-Each input line is one Order exactly as on the `orders` topic. Outputs, in
-publication order, one contract-encoded message per line (the same bytes as
-`orderbook_platform.contracts.encode(message)`):
+Each input line (without its newline) is one record value exactly as on the `orders`
+topic, and is treated as the Kafka service treats one (engine/intake.py): an order, or
+a dead letter. Outputs, in publication order, one contract-encoded message per line
+(the same bytes as `orderbook_platform.contracts.encode(message)`):
 
-    out_dir/trades.jsonl  prices.jsonl  book.jsonl  order_events.jsonl
+    out_dir/trades.jsonl  prices.jsonl  book.jsonl  order_events.jsonl  orders.dlq.jsonl
 
 `book` lines come from engine.wire.DepthEncoder, which reuses the encoded levels that
 did not change since the symbol's previous L2 message (the same bytes, about half the
 work when compiled).
 
-A line that does not decode as an Order is counted, its line number and reason kept
+A line the service would dead-letter (not an Order, not UTF-8, nested too deep, longer
+than intake.MAX_ORDER_BYTES) or whose order made the matcher raise is written to
+`orders.dlq.jsonl` as a DeadLetter whose `topic` is the input file's name, `partition`
+0 and `offset` the 1-based line number; it is counted, its line number and reason kept
 (the first MAX_KEPT_ERRORS of them), and the run continues. Blank lines are skipped.
-Input is read and decoded in chunks; a chunk is decoded in one msgspec call, and only
-a chunk that fails is decoded again line by line to find the bad lines.
+
+Input is read in blocks of whole lines and a block is decoded in one msgspec call; the
+service's byte rules are checked on the whole block with a few C-speed scans (UTF-8,
+at most one bracket per order, no line over the limit), and only a block that fails
+either is decoded again line by line with the service's own `decode_input`. A line
+longer than the limit is never held whole: it is read through to its end and
+dead-lettered with its first bytes, as the service does with an oversized record.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
 from engine.config import EngineConfig
 from engine.events import BOOK, TOPICS, split_by_topic
+from engine.intake import (
+    MAX_DEAD_LETTER_VALUE_BYTES,
+    MAX_ORDER_BYTES,
+    dead_letter,
+    decode_input,
+    oversized,
+)
 from engine.matching import Matcher
 from engine.wire import DepthEncoder
-from orderbook_platform.contracts import Order
+from orderbook_platform.contracts import ContractError, Order
 
+DLQ_FILE = "orders.dlq.jsonl"
 MAX_KEPT_ERRORS = 1000
 # Small chunks (~300 orders) measured ~30% faster than 1 MiB ones: a chunk's events
 # stay alive until it is encoded, and fewer of them means less GC promotion and a
@@ -49,7 +68,8 @@ class ReplayStats:
 
     lines: int = 0
     orders: int = 0
-    undecodable: int = 0
+    undecodable: int = 0  # lines dead-lettered because they hold no valid Order
+    engine_errors: int = 0  # orders dead-lettered because the matcher raised on them
     errors: list[LineError] = field(default_factory=list)
     messages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOPICS, 0))
     rejected: int = 0
@@ -61,8 +81,81 @@ class ReplayStats:
         return self.messages["trades"]
 
     @property
+    def dead_letters(self) -> int:
+        return self.undecodable + self.engine_errors
+
+    @property
     def orders_per_second(self) -> float:
         return self.orders / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Oversized:
+    """A line longer than MAX_ORDER_BYTES: its first bytes and its full length."""
+
+    __slots__ = ("head", "length")
+
+    def __init__(self, head: bytes, length: int) -> None:
+        self.head = head
+        self.length = length
+
+
+def _blocks(source: BinaryIO) -> Iterator[bytes | _Oversized]:
+    """The input as blocks of whole lines (the last may lack its newline), and every
+    line longer than MAX_ORDER_BYTES on its own as an _Oversized, in file order."""
+    carry = b""
+    while True:
+        block = source.read(CHUNK_BYTES)
+        if not block:
+            if carry:
+                yield carry
+            return
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+            carry = data[cut:]
+        else:
+            carry = data
+        if len(carry) > MAX_ORDER_BYTES:
+            # The start of a line too long to be an order: keep its head, skip the rest.
+            head = carry[:MAX_DEAD_LETTER_VALUE_BYTES]
+            length = len(carry)
+            while True:
+                block = source.read(CHUNK_BYTES)
+                end = block.find(b"\n")
+                if end < 0:
+                    length += len(block)
+                    if len(head) < MAX_DEAD_LETTER_VALUE_BYTES:
+                        head += block[: MAX_DEAD_LETTER_VALUE_BYTES - len(head)]
+                    if not block:
+                        yield _Oversized(head, length)
+                        return
+                    continue
+                length += end
+                if len(head) < MAX_DEAD_LETTER_VALUE_BYTES:
+                    head += block[: min(end, MAX_DEAD_LETTER_VALUE_BYTES - len(head))]
+                yield _Oversized(head, length)
+                carry = block[end + 1 :]
+                break
+
+
+def _passes_byte_rules(text: bytes, orders: int) -> bool:
+    """Whether every line of a block that decoded into `orders` Orders also passes the
+    service's byte rules (contracts.codec, intake.MAX_ORDER_BYTES), checked at once.
+
+    Every Order is a JSON object, so the block holds at least one `{` per order; exactly
+    one and no `[` means no line nests deeper than 1.
+    """
+    if text.count(b"{") + text.count(b"[") != orders:
+        return False
+    if len(text) > MAX_ORDER_BYTES and max(map(len, text.split(b"\n"))) > MAX_ORDER_BYTES:
+        return False
+    if not text.isascii():
+        try:
+            text.decode()
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def replay(
@@ -81,25 +174,50 @@ def replay(
     depth_encoder = DepthEncoder()  # `book` messages: the same bytes, mostly from cache
     stats = ReplayStats()
     rejected_before = matcher.rejected
+    source_name = orders_jsonl.name
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {topic: open(out_dir / f"{topic}.jsonl", "wb") for topic in TOPICS}  # noqa: SIM115
+    letters = open(out_dir / DLQ_FILE, "wb")  # noqa: SIM115
+
+    def dead(line: int, value: bytes, reason: str, length: int | None = None) -> None:
+        if len(stats.errors) < MAX_KEPT_ERRORS:
+            stats.errors.append(LineError(line, reason))
+        letter = dead_letter(source_name, 0, line, None, value, reason, None, length)
+        letters.write(encoder.encode(letter) + b"\n")
+
     try:
         with open(orders_jsonl, "rb") as source:
-            while True:
-                lines = source.readlines(CHUNK_BYTES)
-                if not lines:
-                    break
+            for text in _blocks(source):
+                if isinstance(text, _Oversized):
+                    stats.lines += 1
+                    stats.undecodable += 1
+                    dead(stats.lines, text.head, oversized(text.length), text.length)
+                    continue
                 first_line = stats.lines + 1
-                stats.lines += len(lines)
+                stats.lines += text.count(b"\n") + (not text.endswith(b"\n"))
                 try:
-                    orders = decoder.decode_lines(b"".join(lines))
-                except msgspec.DecodeError:
-                    orders = _decode_one_by_one(decoder, lines, first_line, stats)
+                    orders: list[Order] = decoder.decode_lines(text)
+                    fast = _passes_byte_rules(text, len(orders))
+                except Exception:  # whatever the bytes cause; the slow path names the line
+                    fast = False
+                numbers: list[int] | None = None  # the line of each order, when known
+                if not fast:
+                    orders, numbers = _decode_one_by_one(text, first_line, stats, dead)
+                stats.orders += len(orders)
                 batch: list = []
                 extend = batch.extend
                 for order in orders:
-                    extend(process(order))
-                stats.orders += len(orders)
+                    try:
+                        extend(process(order))
+                    except Exception as exc:  # a core bug must not stop the replay
+                        index = next(i for i, o in enumerate(orders) if o is order)
+                        if numbers is None:
+                            numbers = _line_numbers(text, first_line)
+                        line = numbers[index]
+                        stats.orders -= 1
+                        stats.engine_errors += 1
+                        value = text.split(b"\n")[line - first_line]
+                        dead(line, value, f"engine error: {type(exc).__name__}: {exc}")
                 # One pass, in C when compiled, keeps each topic's publication order.
                 for topic, messages in zip(TOPICS, split_by_topic(batch), strict=True):
                     if not messages:
@@ -111,6 +229,7 @@ def replay(
                     files[topic].write(encoded)
                     stats.messages[topic] += len(messages)
     finally:
+        letters.close()
         for handle in files.values():
             handle.close()
     stats.rejected = matcher.rejected - rejected_before
@@ -119,17 +238,29 @@ def replay(
     return stats
 
 
+def _line_numbers(text: bytes, first_line: int) -> list[int]:
+    """The line number of each non-blank line of a block, in order."""
+    return [number for number, line in enumerate(text.split(b"\n"), first_line) if line.strip()]
+
+
 def _decode_one_by_one(
-    decoder: msgspec.json.Decoder, lines: list[bytes], first_line: int, stats: ReplayStats
-) -> list[Order]:
-    orders = []
+    text: bytes, first_line: int, stats: ReplayStats, dead
+) -> tuple[list[Order], list[int]]:
+    """The block's orders and their line numbers, each line decoded as the service
+    decodes a record; the others dead-lettered."""
+    orders: list[Order] = []
+    numbers: list[int] = []
+    lines = text.split(b"\n")
+    if text.endswith(b"\n"):
+        lines.pop()  # the empty piece after the final newline
     for number, line in enumerate(lines, first_line):
         if not line.strip():
             continue
         try:
-            orders.append(decoder.decode(line))
-        except msgspec.DecodeError as exc:
+            orders.append(decode_input(line))
+        except ContractError as exc:
             stats.undecodable += 1
-            if len(stats.errors) < MAX_KEPT_ERRORS:
-                stats.errors.append(LineError(number, str(exc)))
-    return orders
+            dead(number, line, exc.reason)
+            continue
+        numbers.append(number)
+    return orders, numbers

@@ -127,3 +127,26 @@ def poison_orders(symbol: str = "POISON") -> list[Poison]:
 
 POISON_ORDERS: list[tuple[str, bytes]] = [(p.name, p.value) for p in poison_orders()]
 EXPECTED: dict[str, str] = {p.name: p.expected for p in poison_orders()}
+
+
+def through_live_path(matcher, values: list[bytes | None]) -> list[tuple[str, object]]:
+    """What the Kafka service makes of each record value, in order (engine/service.py):
+    `decode_input`, then `matcher.process`; a ContractError or an exception of the
+    matcher makes a dead letter. Returns ("dead_letter", reason) or ("events", [...])
+    per value. The reference the replays are held to.
+    """
+    from engine.intake import decode_input
+    from orderbook_platform.contracts import ContractError
+
+    outcomes: list[tuple[str, object]] = []
+    for value in values:
+        try:
+            order = decode_input(value)
+        except ContractError as exc:
+            outcomes.append((DEAD_LETTER, exc.reason))
+            continue
+        try:
+            outcomes.append(("events", matcher.process(order)))
+        except Exception as exc:  # the service dead-letters it as an engine error
+            outcomes.append((DEAD_LETTER, f"engine error: {type(exc).__name__}: {exc}"))
+    return outcomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import msgspec
@@ -13,9 +14,11 @@ from engine.cli import engine_app
 from engine.config import EngineConfig
 from engine.events import TOPICS, topic_of
 from engine.matching import Matcher
+from engine.replay import DLQ_FILE as DLQ
 from engine.replay import replay
-from orderbook_platform.contracts import encode
+from orderbook_platform.contracts import decode_dead_letter, encode
 from tests.engine.helpers import cancel, limit, market, modify
+from tests.engine.poison import DEAD_LETTER, poison_orders, through_live_path
 
 pytestmark = pytest.mark.unit
 
@@ -230,3 +233,162 @@ def test_importing_the_cli_has_no_side_effects() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------- hostile lines, as the service
+
+
+def poison_file(path: Path) -> tuple[Path, list[bytes]]:
+    """A resting ask, every poison value that fits on a line, then a crossing bid."""
+    lines = [encode(limit("s1", 100.0, -5, symbol="POISON"))]
+    lines += [p.value for p in poison_orders() if b"\n" not in p.value and p.value.strip()]
+    lines += [encode(limit("b1", 100.0, 5, symbol="POISON"))]
+    return write_orders(path, lines), lines
+
+
+def test_every_poison_line_is_a_dead_letter_or_a_reject_and_the_replay_goes_on(
+    tmp_path: Path,
+) -> None:
+    source, lines = poison_file(tmp_path / "orders.jsonl")
+    stats = replay(source, tmp_path / "out")
+    letters = {
+        letter.offset: letter
+        for letter in map(decode_dead_letter, (tmp_path / "out" / DLQ).read_bytes().splitlines())
+    }
+    events = [
+        msgspec.json.decode(line)
+        for line in (tmp_path / "out" / "order_events.jsonl").read_bytes().splitlines()
+    ]
+    rejects = {e["order_id"]: e["reason"] for e in events if e["event"] == "rejected"}
+    for number, line in enumerate(lines, 1):
+        expected = next((p.expected for p in poison_orders() if p.value == line), None)
+        if expected == DEAD_LETTER:
+            letter = letters.pop(number)
+            assert (letter.topic, letter.partition) == ("orders.jsonl", 0)
+            assert base64.b64decode(letter.value_base64) == line
+            assert letter.error
+        elif expected is not None:
+            name = next(p.name for p in poison_orders() if p.value == line)
+            assert rejects.pop(f"poison-{name}") == expected, name
+    assert letters == {} and rejects == {}
+    assert stats.undecodable == sum(p.expected == DEAD_LETTER for p in poison_orders()) - 2
+    trades = (tmp_path / "out" / "trades.jsonl").read_bytes().splitlines()
+    assert [msgspec.json.decode(t)["right_order_id"] for t in trades] == ["b1"]
+
+
+def test_the_file_replay_treats_each_line_as_the_service_treats_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, lines = poison_file(tmp_path / "orders.jsonl")
+    lines = lines * 3  # blocks that mix good and bad lines, cut in odd places
+    write_orders(source, lines)
+    monkeypatch.setattr(replay_module, "CHUNK_BYTES", 300)
+    live = Matcher()
+    outcomes = through_live_path(live, lines)
+    stats = replay(source, tmp_path / "out")
+    assert stats.state_hash == live.state_hash()
+    expected = dict.fromkeys(TOPICS, b"")
+    for kind, result in outcomes:
+        if kind == "events":
+            for message in result:
+                expected[topic_of(message)] += encode(message) + b"\n"
+    for topic in TOPICS:
+        assert (tmp_path / "out" / f"{topic}.jsonl").read_bytes() == expected[topic], topic
+    letters = [
+        decode_dead_letter(line) for line in (tmp_path / "out" / DLQ).read_bytes().splitlines()
+    ]
+    assert [(d.offset, d.error) for d in letters] == [
+        (number, reason) for number, (kind, reason) in enumerate(outcomes, 1) if kind == DEAD_LETTER
+    ]
+
+
+def test_a_line_far_over_the_limit_is_dead_lettered_without_being_held_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay_module, "CHUNK_BYTES", 4096)
+    huge = b'{"order_id":"' + b"x" * (3 * 1024 * 1024) + b'"}'
+    lines = [encode(ORDERS[0]), huge, encode(ORDERS[1]), huge + b" "]
+    source = tmp_path / "orders.jsonl"
+    source.write_bytes(b"\n".join(lines))  # the last line has no newline
+    stats = replay(source, tmp_path / "out")
+    assert (stats.lines, stats.orders, stats.undecodable) == (4, 2, 2)
+    letters = [
+        decode_dead_letter(line) for line in (tmp_path / "out" / DLQ).read_bytes().splitlines()
+    ]
+    assert [d.offset for d in letters] == [2, 4]
+    for letter, line in zip(letters, lines[1::2], strict=True):
+        kept = base64.b64decode(letter.value_base64)
+        assert kept == line[: len(kept)] and 64 * 1024 < len(kept) < len(line)
+        assert f"{len(line)} bytes exceeds the 65536-byte limit" in letter.error
+        assert f"truncated to its first {len(kept)} of {len(line)} bytes" in letter.error
+
+
+class _Explosive:
+    """A matcher that raises on one order id (a stand-in for a bug in the core)."""
+
+    def __init__(self, order_id: str) -> None:
+        self.inner = Matcher()
+        self.order_id = order_id
+        self.rejected = 0
+
+    def process(self, order):
+        if order.order_id == self.order_id:
+            raise ZeroDivisionError("boom")
+        return self.inner.process(order)
+
+    def state_hash(self) -> str:
+        return self.inner.state_hash()
+
+
+def test_an_order_the_matcher_raises_on_is_dead_lettered_and_the_replay_goes_on(
+    tmp_path: Path,
+) -> None:
+    lines = [encode(o) for o in ORDERS[:3]] + [b"", encode(ORDERS[3]), encode(ORDERS[4])]
+    source = write_orders(tmp_path / "orders.jsonl", lines)
+    stats = replay(source, tmp_path / "out", matcher=_Explosive("m1"))
+    [letter] = map(decode_dead_letter, (tmp_path / "out" / DLQ).read_bytes().splitlines())
+    assert (letter.offset, letter.error) == (5, "engine error: ZeroDivisionError: boom")
+    assert base64.b64decode(letter.value_base64) == lines[4]
+    assert (stats.orders, stats.engine_errors, stats.undecodable) == (4, 1, 0)
+
+
+def test_cli_replay_of_poison_prints_no_traceback_and_lists_the_dead_letters(
+    tmp_path: Path,
+) -> None:
+    source, _ = poison_file(tmp_path / "orders.jsonl")
+    out = tmp_path / "out"
+    result = runner.invoke(engine_app, ["replay", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "line 2: not UTF-8" in result.output
+    assert f"dead letters: {out / DLQ}" in result.output.replace("\n", "")
+    strict = runner.invoke(engine_app, ["replay", str(source), "--out", str(out), "--strict"])
+    assert strict.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--symbols", ","], "--symbols names no symbol: ','"),
+        (["--show-errors", "-1"], "Invalid value for '--show-errors'"),
+    ],
+)
+def test_cli_refuses_arguments_that_make_no_sense_in_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """Through the `orderbook` entry point, as a user runs it."""
+    import subprocess
+    import sys
+
+    source = write_orders(tmp_path / "orders.jsonl", [encode(ORDERS[0])])
+    command = [sys.executable, "-m", "orderbook_platform.cli.main", "engine", "replay"]
+    result = subprocess.run(
+        [*command, str(source), "--out", str(tmp_path / "out"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line, line
+    assert not (tmp_path / "out").exists()

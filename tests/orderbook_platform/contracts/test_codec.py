@@ -202,3 +202,26 @@ def test_nesting_depth_counts_brackets_outside_strings(text: bytes, depth: int) 
     from orderbook_platform.contracts.codec import nesting_depth
 
     assert nesting_depth(text) == depth
+
+
+def _outcome_at_stack_depth(payload: bytes, depth: int) -> str:
+    """What decoding `payload` gives when called `depth` Python frames deep."""
+    if depth:
+        return _outcome_at_stack_depth(payload, depth - 1)
+    try:
+        return f"order {decode_order(payload).order_id}"
+    except ContractError as exc:
+        return f"contract error: {exc.reason}"
+
+
+@pytest.mark.parametrize("levels", [30, 64, 65, 500, 990])
+def test_the_same_bytes_decode_the_same_way_however_deep_the_callers_stack(levels: int) -> None:
+    """A live loop, a recovery and a file replay call the decoder from different stack
+    depths; msgspec's own limit would give different answers (or a RecursionError)."""
+    import sys
+
+    payload = nested(levels)
+    shallow = _outcome_at_stack_depth(payload, 0)
+    deep = _outcome_at_stack_depth(payload, sys.getrecursionlimit() - 120)
+    assert shallow == deep
+    assert shallow.startswith("order" if levels <= 64 else "contract error: nested")
