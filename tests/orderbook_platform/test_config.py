@@ -114,3 +114,82 @@ def test_a_missing_file_named_by_the_env_var_is_a_clear_error(tmp_path, monkeypa
     monkeypatch.setenv("OB_CONFIG", str(tmp_path / "absent.yaml"))
     with pytest.raises(ConfigError, match="from \\$OB_CONFIG"):
         load_settings()
+
+
+@pytest.fixture
+def running_broker(tmp_path):
+    """A stand-in for a stack's broker: a live process whose command line names the
+    stack's kafka dir (what the pid check looks for), a pid file and formatted storage."""
+    import subprocess
+    import sys
+
+    kafka_home = (tmp_path / ".orderbook" / "kafka").resolve()
+    (kafka_home / "data").mkdir(parents=True)
+    (kafka_home / "data" / "meta.properties").write_text("version=1\ncluster.id=c-1\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", str(kafka_home)]
+    )
+    (kafka_home / "kafka.pid").write_text(f"{process.pid}\n")
+    try:
+        yield kafka_home.parent
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _write_state(state_dir, **fields):
+    from orderbook_platform.config import StackState
+
+    StackState(
+        **{
+            "cluster_id": "c-1",
+            "kafka_bootstrap": "127.0.0.1:41234",
+            "s3_endpoint": "http://127.0.0.1:41235",
+            **fields,
+        }
+    ).write(state_dir)
+
+
+def test_settings_follow_the_running_stack_state_unless_set_explicitly(running_broker, monkeypatch):
+    monkeypatch.setenv("OB__STACK__STATE_DIR", str(running_broker))
+    _write_state(
+        running_broker,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="stack-user",
+        kafka_sasl_password="stack-pass",
+    )
+    assert oct((running_broker / "stack.json").stat().st_mode & 0o777) == "0o600"
+    config = load_settings().kafka.client_config()
+    assert config["bootstrap.servers"] == "127.0.0.1:41234"
+    assert (config["security.protocol"], config["sasl.mechanism"]) == (
+        "SASL_PLAINTEXT",
+        "SCRAM-SHA-512",
+    )
+    assert (config["sasl.username"], config["sasl.password"]) == ("stack-user", "stack-pass")
+    assert load_settings().s3.endpoint_url == "http://127.0.0.1:41235"
+
+    monkeypatch.setenv("OB__KAFKA__BOOTSTRAP_SERVERS", "elsewhere:9092")
+    monkeypatch.setenv("OB__S3__ENDPOINT_URL", "http://s3.elsewhere")
+    explicit = load_settings()
+    assert explicit.kafka.client_config()["bootstrap.servers"] == "elsewhere:9092"
+    assert "sasl.password" not in explicit.kafka.client_config()
+    assert explicit.s3.endpoint_url == "http://s3.elsewhere"
+
+
+def test_a_state_file_of_a_stopped_or_other_broker_is_not_followed(
+    running_broker, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("OB__STACK__STATE_DIR", str(running_broker))
+    _write_state(running_broker, cluster_id="c-2")
+    with pytest.raises(ConfigError, match="names Kafka cluster c-2, but the broker"):
+        load_settings().kafka.client_config()
+
+    stopped = tmp_path / "stopped"
+    (stopped / "kafka" / "data").mkdir(parents=True)
+    (stopped / "kafka" / "data" / "meta.properties").write_text("cluster.id=c-1\n")
+    (stopped / "kafka" / "kafka.pid").write_text("999999999\n")
+    _write_state(stopped)
+    monkeypatch.setenv("OB__STACK__STATE_DIR", str(stopped))
+    with pytest.raises(ConfigError, match="no local stack is running in"):
+        load_settings().kafka.client_config()
