@@ -59,11 +59,20 @@ class Order(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False, gc=
         Meta(
             description=(
                 "Integer lots; positive buys, negative sells. For 'modify' the new remaining "
-                "quantity, signed like the resting order. Ignored for 'cancel'."
+                "quantity, signed like the resting order. Ignored for 'cancel'. The engine "
+                "rejects more than 10**6 lots either way (quantity_out_of_range)."
             )
         ),
     ] = None
-    time: Nanos = 0
+    time: Annotated[
+        int,
+        Meta(
+            description=(
+                "Epoch nanoseconds, UTC. The engine rejects a time outside 0 .. 2**63 - 1 "
+                "(time_out_of_range)."
+            )
+        ),
+    ] = 0
     symbol: Annotated[
         str | None, Meta(description="Instrument; the configured default applies when absent.")
     ] = None
