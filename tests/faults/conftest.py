@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from orderbook_platform.kafka.topics import apply_topics
 from orderbook_platform.stack import Stack
@@ -28,6 +29,8 @@ from orderbook_platform.testing import stack_settings_for
 from tests.faults.report import FaultsReport, ScenarioResult
 from tests.orderbook_platform.kafka.private_broker import FastRetentionBroker
 
+EVENT_TOPICS = ("orders", "trades", "prices", "book", "order_events", "orders.dlq")
+SEGMENT_BYTES = 1 << 20
 FULL_ORDERS = 100_000
 SHORT_ORDERS = 20_000
 
@@ -94,9 +97,34 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
                 if attempt == 9:
                     raise
                 time.sleep(0.5)
+        _small_segments(settings)
         yield stack, state
     finally:
         stack.down(purge=True)
+
+
+def _small_segments(settings) -> None:
+    """1 MiB segments on the event topics of the suite's broker.
+
+    Retention deletes whole segments, judged by their newest record: with the default
+    64 MiB a scenario's old-stamped records would share a segment with the earlier
+    scenarios' recent ones and survive a wrong retention setting by luck.
+    """
+    admin = AdminClient(settings.kafka.client_config())
+    resources = [
+        ConfigResource(
+            ConfigResource.Type.TOPIC,
+            topic,
+            incremental_configs=[
+                ConfigEntry(
+                    "segment.bytes", str(SEGMENT_BYTES), incremental_operation=AlterConfigOpType.SET
+                )
+            ],
+        )
+        for topic in EVENT_TOPICS
+    ]
+    for future in admin.incremental_alter_configs(resources).values():
+        future.result(timeout=60)
 
 
 @pytest.fixture(scope="session")

@@ -128,8 +128,9 @@ class Scenario:
         self.name = name
         self.symbols = spread_symbols(f"{name.upper()}", symbols)
         self.group = self.fresh_group()
-        self.start = start_offsets(self.settings)
         self.orders_start = end_offsets(self.settings, "orders")
+        # Where every topic stood before the scenario: outputs, DLQ and `orders` itself.
+        self.start = {**start_offsets(self.settings), "orders": self.orders_start}
         self.target: dict[int, int] = dict(self.orders_start)
         self.engines: list[EngineProcess] = []
         self.started = time.monotonic()
