@@ -106,6 +106,8 @@ def print_summary(summary) -> None:
         console.print(frame_table(rates, "Fill rates"))
     if summary.chart:
         console.print(f"chart: {summary.chart}")
+    for failure in summary.failures:
+        console.print(f"failed: {failure}", style="red", highlight=False, markup=False)
     if not summary.success:
         console.print("[yellow]the run did not fully succeed: see the UI for details[/]")
     console.print(

@@ -150,6 +150,20 @@ class Lake:
         os.replace(staging, target)
         return str(target)
 
+    def read_bytes(self, relative_file: str) -> bytes | None:
+        """One file's bytes, or None when it does not exist."""
+        if self.is_s3:
+            assert self.s3 is not None
+            client = self.s3.client()
+            try:
+                return client.get_object(Bucket=self.bucket, Key=self._key(relative_file))[
+                    "Body"
+                ].read()
+            except client.exceptions.NoSuchKey:
+                return None
+        path = Path(self.root, relative_file)
+        return path.read_bytes() if path.is_file() else None
+
     def publish_folder(self, local_folder: Path, relative: str) -> None:
         """Make `relative` hold exactly the parquet files of `local_folder` (S3 lakes).
 

@@ -99,6 +99,9 @@ class HourSummary:
     market_quality: pl.DataFrame | None = None
     chart: str | None = None
     run_id: str | None = None
+    # Why steps failed, as their error messages (e.g. an ingestion refused because Kafka no
+    # longer has offsets the lake needs, naming topic, partition and offsets).
+    failures: list[str] = field(default_factory=list)
 
 
 def materialize_hour(
@@ -128,6 +131,12 @@ def materialize_hour(
     )
     store = resources["lake"].lake()
     summary = HourSummary(key, store.root, result.success, run_id=result.run_id)
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        reason = data.user_failure_data.description if data.user_failure_data else None
+        summary.failures.append(
+            f"{event.step_key}: {reason or (data.error.message if data.error else 'failed')}"
+        )
     for evaluation in result.get_asset_check_evaluations():
         summary.checks[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = (
             evaluation.passed

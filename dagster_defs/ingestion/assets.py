@@ -1,15 +1,25 @@
 """Raw ingestion: one Spark step batch-reads each selected Kafka topic for the run's hours."""
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import timedelta
 
 import dagster as dg
 
 from dagster_defs.ingestion.describe import describe_ingestion
+from dagster_defs.ingestion.lifetime import (
+    build_manifest,
+    find_gaps,
+    held_offsets,
+    manifest_path,
+    read_manifest,
+    refusal,
+    topic_state,
+)
 from dagster_defs.ingestion.spark_kafka import ingest_topic
 from dagster_defs.io_manager import LAKE_PATH
 from dagster_defs.lake import raw_path
-from dagster_defs.partitions import hourly_partitions
+from dagster_defs.partitions import hourly_partitions, hours_in
 from dagster_defs.resources import KafkaResource, LakeResource, SparkResource
 
 RAW_TOPICS: dict[str, str] = {
@@ -54,10 +64,36 @@ def ingest_kafka_topics(
     window = context.partition_time_window
     store = lake.lake()
     store.ensure_bucket()
-    for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+    settings = kafka.settings()
+    hours = hours_in(window.start, window.end)
+    keys = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
+    # Every selected topic and hour is checked before anything is written: a refused run
+    # leaves the whole lake as it was (see ingestion/lifetime.py).
+    states = {}
+    gaps = []
+    for key in keys:
         topic = RAW_TOPICS[key.path[-1]]
-        hours = ingest_topic(
+        states[topic] = topic_state(settings, topic, hours)
+        for hour in hours:
+            gaps += find_gaps(
+                topic, hour, states[topic][hour],
+                held_offsets(store, topic, hour), read_manifest(store, topic, hour),
+            )  # fmt: skip
+    if gaps:
+        raise dg.Failure(
+            description=refusal(gaps),
+            metadata={"missing_offsets": dg.MetadataValue.json([asdict(g) for g in gaps])},
+        )
+    for key in keys:
+        topic = RAW_TOPICS[key.path[-1]]
+        written = ingest_topic(
             spark.spark_session, kafka.spark_options(), store, topic,
             window.start, window.end, staging_dir=lake.staging_dir(),
         )  # fmt: skip
-        yield dg.MaterializeResult(asset_key=key, metadata=describe_ingestion(hours))
+        for hour in written:
+            manifest = build_manifest(
+                topic, hour.hour, states[topic][hour.hour],
+                [(o.partition, o.first, o.last, o.records) for o in hour.offsets],
+            )  # fmt: skip
+            store.write_bytes(manifest_path(topic, hour.hour), manifest.to_json())
+        yield dg.MaterializeResult(asset_key=key, metadata=describe_ingestion(written))
