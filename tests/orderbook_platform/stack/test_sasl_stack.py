@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from dagster_defs.ingestion.spark_kafka import spark_conf, spark_kafka_options, spark_session
@@ -73,6 +73,19 @@ def test_a_scram_stack_refuses_strangers_and_serves_its_user_to_librdkafka_and_s
         )  # fmt: skip
         assert applied.returncode == 0, applied.stderr
 
+        # An anonymous producer's record is never accepted: its delivery fails in time.
+        outcomes: list[KafkaError | None] = []
+        stranger = Producer(
+            {
+                "bootstrap.servers": kafka.bootstrap_servers,
+                "message.timeout.ms": 5000,
+                "log_level": 0,
+            }
+        )
+        stranger.produce("trades", b"anonymous", on_delivery=lambda err, _msg: outcomes.append(err))
+        assert stranger.flush(15) == 0
+        assert len(outcomes) == 1 and outcomes[0] is not None, outcomes
+
         # (b) librdkafka with the user's credentials produces and consumes.
         sent = [f"sasl-{i}".encode() for i in range(20)]
         writer = producer(kafka)
@@ -87,8 +100,13 @@ def test_a_scram_stack_refuses_strangers_and_serves_its_user_to_librdkafka_and_s
             message = reader.poll(1.0)
             if message is not None and message.error() is None:
                 received.append(message.value())
-        reader.close()
         assert sorted(received) == sorted(sent)
+        ends = [
+            reader.get_watermark_offsets(TopicPartition("trades", p), timeout=10)[1]
+            for p in reader.list_topics("trades", timeout=10).topics["trades"].partitions
+        ]
+        reader.close()
+        assert sum(ends) == len(sent), "only the authenticated producer's records landed"
 
         # (c) Spark reads the same topic with the options Java clients get.
         spark = spark_session(
