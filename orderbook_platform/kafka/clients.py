@@ -143,7 +143,8 @@ def _config(settings: KafkaSettings, overrides: dict[str, Any], report_outages: 
 
 
 def admin_client(settings: KafkaSettings, **overrides: Any) -> AdminClient:
-    return AdminClient(settings.client_config(logger=_log, **overrides))
+    # Short-lived: a failure surfaces as the exception of its request.
+    return AdminClient(settings.client_config(logger=_quiet, **overrides))
 
 
 def producer(settings: KafkaSettings, report_outages: bool = False, **overrides: Any) -> Producer:
