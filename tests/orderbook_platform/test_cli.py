@@ -69,3 +69,21 @@ def test_topics_list_shows_every_declared_topic():
     assert result.returncode == 0, result.stderr
     for topic in ("orders", "trades", "prices", "book", "order_events", "orders.dlq"):
         assert topic in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("topics", "apply"), ("roundtrip", "-n", "1"), ("platform", "ui", "--port", "1")],
+)
+def test_a_kafka_command_with_no_stack_here_and_no_settings_refuses_in_one_line(args, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OB")}
+    result = subprocess.run(
+        [sys.executable, "-m", "orderbook_platform.cli.main", *args],
+        capture_output=True, text=True, cwd=tmp_path, env={**env, "COLUMNS": "200"}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: no local stack is running in .orderbook; start one with "
+        "`orderbook stack up` or set OB__KAFKA__BOOTSTRAP_SERVERS"
+    )
