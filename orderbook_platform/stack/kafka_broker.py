@@ -72,16 +72,28 @@ class KafkaBroker:
         return broker_cluster_id(self.data_dir)
 
     def client_settings(self) -> KafkaSettings:
-        """What a client needs to reach this broker (its SASL user, if it has one)."""
-        mechanism = self.settings.kafka_sasl
+        """What a client needs to reach this broker (its SASL user, if it has one).
+
+        Once the broker's config is written, it decides: a later `stack status` without
+        `stack.kafka_sasl` still reaches a broker that was started with it.
+        """
+        written = self._written_properties()
+        stored = self._stored_credentials()
+        mechanism = written.get("sasl.enabled.mechanisms") if written else self.settings.kafka_sasl
         if mechanism is None:
             return KafkaSettings(bootstrap_servers=self.bootstrap)
-        return KafkaSettings(
-            bootstrap_servers=self.bootstrap,
-            security_protocol="SASL_PLAINTEXT",
-            sasl_mechanism=mechanism,
-            sasl_username=self.settings.kafka_sasl_username,
-            sasl_password=self.sasl_password(),
+        if written and stored is not None:
+            username, password = str(stored["username"]), str(stored["password"])
+        else:
+            username, password = self.settings.kafka_sasl_username, self.sasl_password()
+        return KafkaSettings.model_validate(
+            {
+                "bootstrap_servers": self.bootstrap,
+                "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": mechanism,
+                "sasl_username": username,
+                "sasl_password": password,
+            }
         )
 
     def sasl_password(self) -> str:
@@ -104,6 +116,13 @@ class KafkaBroker:
         else:
             self._password = secrets.token_urlsafe(24)
         return self._password
+
+    def _written_properties(self) -> dict[str, str]:
+        try:
+            lines = (self.home / "server.properties").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return {}
+        return dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
 
     def _stored_credentials(self) -> dict[str, Any] | None:
         try:
