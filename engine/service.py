@@ -54,7 +54,7 @@ from engine.telemetry import (
     Metrics,
     TelemetryServer,
 )
-from engine.watchdog import Watchdog
+from engine.watchdog import Watchdog, exit_within
 from engine.wire import thread_encoder
 from orderbook_platform.config import Settings
 from orderbook_platform.contracts import ContractError, encode
@@ -873,3 +873,6 @@ def run_service(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        # Freeing the clients (rd_kafka_destroy) and joining threads at interpreter exit
+        # happen after the watchdog has stopped; bound them too.
+        exit_within(config.stall_timeout_s)

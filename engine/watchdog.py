@@ -207,3 +207,15 @@ class Watchdog:
                 self._closed.wait(self._tick_s)
             if self.check():
                 return
+
+
+def exit_within(seconds: float) -> threading.Thread:
+    """End the process (EXIT_STUCK) unless it has exited by itself within `seconds`."""
+
+    def _deadline() -> None:
+        time.sleep(seconds)
+        _exit_process("process did not exit in time; exiting", {"limit_s": seconds})
+
+    thread = threading.Thread(target=_deadline, name="exit-deadline", daemon=True)
+    thread.start()
+    return thread

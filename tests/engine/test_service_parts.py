@@ -444,3 +444,22 @@ def test_a_nested_phase_has_its_own_bound_and_pauses_the_enclosing_one():
             clock.now += 61
             assert dog.check()
     assert expired[0][1]["stuck_in"] == "abort_transaction"
+
+
+def test_a_process_that_cannot_exit_is_ended():
+    # A non-daemon thread that never ends keeps the interpreter from exiting, as a client
+    # that cannot be destroyed would.
+    script = (
+        "import threading, time\n"
+        "from engine.telemetry import configure_logging\n"
+        "from engine.watchdog import exit_within\n"
+        "configure_logging()\n"
+        "threading.Thread(target=time.sleep, args=(600,)).start()\n"
+        "exit_within(0.2)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 3
+    (line,) = completed.stderr.strip().splitlines()
+    assert json.loads(line)["event"] == "process did not exit in time; exiting"
