@@ -54,6 +54,9 @@ MAX_KEPT_ERRORS = 1000
 # stay alive until it is encoded, and fewer of them means less GC promotion and a
 # working set that stays in cache, while msgspec's per-call overhead is still small.
 CHUNK_BYTES = 1 << 15
+# What is left of a clean block's line once all but `{`, `[` and newlines are deleted.
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"{[\n")
+_CLEAN_LINE = b"{\n"
 
 
 @dataclass(frozen=True)
@@ -139,14 +142,18 @@ def _blocks(source: BinaryIO) -> Iterator[bytes | _Oversized]:
                 break
 
 
-def _passes_byte_rules(text: bytes, orders: int) -> bool:
-    """Whether every line of a block that decoded into `orders` Orders also passes the
-    service's byte rules (contracts.codec, intake.MAX_ORDER_BYTES), checked at once.
+def _is_clean(text: bytes, orders: int) -> bool:
+    """Whether a block that decoded into `orders` Orders is one order per line, each
+    passing the service's byte rules (contracts.codec, intake.MAX_ORDER_BYTES).
 
-    Every Order is a JSON object, so the block holds at least one `{` per order; exactly
-    one and no `[` means no line nests deeper than 1.
+    Every Order is a JSON object, so its line holds at least one `{`. Reduced to its
+    `{`, `[` and newlines, a clean block is `{` + newline per order (the last newline
+    may be missing at the end of the file): one line per order, no blank line, and
+    nothing nested. One `translate` pass finds that; counting each byte with
+    `bytes.count` took three passes and ~5% of the replay.
     """
-    if text.count(b"{") + text.count(b"[") != orders:
+    shape = text.translate(None, _NOT_STRUCTURE)
+    if shape != _CLEAN_LINE * orders and shape != _CLEAN_LINE * (orders - 1) + b"{":
         return False
     if len(text) > MAX_ORDER_BYTES and max(map(len, text.split(b"\n"))) > MAX_ORDER_BYTES:
         return False
@@ -194,14 +201,15 @@ def replay(
                     dead(stats.lines, text.head, oversized(text.length), text.length)
                     continue
                 first_line = stats.lines + 1
-                stats.lines += text.count(b"\n") + (not text.endswith(b"\n"))
                 try:
                     orders: list[Order] = decoder.decode_lines(text)
-                    fast = _passes_byte_rules(text, len(orders))
+                    clean = _is_clean(text, len(orders))
                 except Exception:  # whatever the bytes cause; the slow path names the line
-                    fast = False
-                numbers: list[int] | None = None  # the line of each order, when known
-                if not fast:
+                    clean = False
+                numbers: list[int] | None = None  # the line of each order; None: one a line
+                if clean:
+                    stats.lines += len(orders)
+                else:
                     orders, numbers = _decode_one_by_one(text, first_line, stats, dead)
                 stats.orders += len(orders)
                 batch: list = []
@@ -211,9 +219,7 @@ def replay(
                         extend(process(order))
                     except Exception as exc:  # a core bug must not stop the replay
                         index = next(i for i, o in enumerate(orders) if o is order)
-                        if numbers is None:
-                            numbers = _line_numbers(text, first_line)
-                        line = numbers[index]
+                        line = first_line + index if numbers is None else numbers[index]
                         stats.orders -= 1
                         stats.engine_errors += 1
                         value = text.split(b"\n")[line - first_line]
@@ -238,21 +244,17 @@ def replay(
     return stats
 
 
-def _line_numbers(text: bytes, first_line: int) -> list[int]:
-    """The line number of each non-blank line of a block, in order."""
-    return [number for number, line in enumerate(text.split(b"\n"), first_line) if line.strip()]
-
-
 def _decode_one_by_one(
     text: bytes, first_line: int, stats: ReplayStats, dead
 ) -> tuple[list[Order], list[int]]:
     """The block's orders and their line numbers, each line decoded as the service
-    decodes a record; the others dead-lettered."""
+    decodes a record; the others dead-lettered. Counts the block's lines."""
     orders: list[Order] = []
     numbers: list[int] = []
     lines = text.split(b"\n")
     if text.endswith(b"\n"):
         lines.pop()  # the empty piece after the final newline
+    stats.lines += len(lines)
     for number, line in enumerate(lines, first_line):
         if not line.strip():
             continue
