@@ -185,7 +185,16 @@ class Scenario:
     def wait_progress(self, at_least: float, what: str, group: str | None = None) -> float:
         def reached() -> float | None:
             value = self.progress(group)
-            return value if value >= at_least else None
+            if value >= at_least:
+                return value
+            alive = [e for e in self.engines if e.process and e.process.poll() is None]
+            if self.engines and not alive:  # nothing can make progress: say why at once
+                last = self.engines[-1]
+                raise AssertionError(
+                    f"every engine exited (last: {last.process.returncode}) before {what}:\n"
+                    f"{last.log_text()[-3000:]}"
+                )
+            return None
 
         return wait_for(reached, what)  # type: ignore[return-value]
 
