@@ -120,7 +120,6 @@ def test_s3_broker_killed_three_times_engine_and_traders_resume(
                 f"engine exits restarted: {exits[exits_before:]}"
             )
             assert traders.poll() is None, traders_log.read_text()[-3000:]
-            assert engine_back < RESUME_WITHIN_S and traders_back < RESUME_WITHIN_S, fault.detail
 
         traders.send_signal(signal.SIGTERM)
         assert traders.wait(timeout=PATIENCE_S) == 0, traders_log.read_text()[-3000:]
@@ -137,3 +136,6 @@ def test_s3_broker_killed_three_times_engine_and_traders_resume(
     verdict = scenario.verdict()
     verdict.record(result)
     verdict.assert_exact()
+    # Checked last, so that a slow recovery still reports every round and the verdict.
+    slow = [f.detail for f in result.faults if f.recovery_s >= RESUME_WITHIN_S]
+    assert not slow, f"resumed later than {RESUME_WITHIN_S:.0f} s after a restart: {slow}"
