@@ -186,10 +186,12 @@ class EngineService:
         finally:
             pauses.remove()
             heap.release()
-            with self.watchdog.watch("closing the Kafka clients"):
-                self._close()
-            self.watchdog.close()
-            server.stop()
+            try:
+                with self.watchdog.watch("closing the Kafka clients"):
+                    self._close()
+            finally:
+                self.watchdog.close()
+                server.stop()
 
     def _settle_heap(self, full: bool) -> None:
         """Take what is alive now, the books included, out of the cyclic GC's full
