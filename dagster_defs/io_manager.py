@@ -1,7 +1,7 @@
 """A small partition-aware parquet IO manager over the lake, for polars frames.
 
 dagster-polars would be the obvious choice, but its 0.27 line calls
-`scan_parquet(rechunk=...)`, removed in polars 2 (DESIGN §5), and pinning polars < 2 for
+`scan_parquet(rechunk=...)`, removed in polars 2, and pinning polars < 2 for
 one IO manager would hold back every other user of polars in the repo. Thirty lines of
 explicit parquet I/O through `Lake` are easier to own (docs/data-platform.md).
 
@@ -38,6 +38,18 @@ def read_partition(lake: Lake, table: str, partition_key: str) -> pl.DataFrame:
     return frame
 
 
+def well_formed(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a raw frame that parsed into their contract, without the error columns.
+
+    Malformed records stay in the lake with their coordinates (the checks report them);
+    the analytics never see them. Partitions written before the columns existed pass as is.
+    """
+    if "kafka_value_error" not in frame.columns:
+        return frame
+    kept = frame.filter(pl.col("kafka_value_error").is_null())
+    return kept.drop("kafka_value_error", "kafka_value", strict=False)
+
+
 class LakeIOManager(dg.ConfigurableIOManager):
     lake: LakeResource
 
@@ -62,5 +74,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         assert upstream is not None
         table = table_of(context.asset_key, dict(upstream.definition_metadata or {}))
         lake = self.lake.lake()
-        frames = [read_partition(lake, table, key) for key in context.asset_partition_keys]
+        frames = [
+            well_formed(read_partition(lake, table, key)) for key in context.asset_partition_keys
+        ]
         return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]

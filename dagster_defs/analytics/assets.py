@@ -15,7 +15,7 @@ from dagster_defs.partitions import hour_start, hourly_partitions, partition_key
 from dagster_defs.resources import LakeResource, MarketResource
 
 # Downstream of raw data, materialise when an upstream partition updates, but never past a
-# failed blocking check, even one from another run (DESIGN §5). The window reaches back two
+# failed blocking check, even one from another run. The window reaches back two
 # hours: the schedule ingests the last complete hour, and the current hour is a partition too.
 ANALYTICS_AUTOMATION = (
     dg.AutomationCondition.eager().replace(

@@ -2,7 +2,7 @@
 
 No Dagster here: the assets, the CLI and the bench all call `ingest_topic`.
 
-Why each Kafka option (DESIGN §5):
+Why each Kafka option:
 - `startingTimestamp`/`endingTimestamp` turn the window into per-partition offsets with
   `offsetsForTimes`; `startingOffsetsByTimestampStrategy=latest` makes a partition with no
   record after the start read nothing instead of failing;
@@ -10,7 +10,9 @@ Why each Kafka option (DESIGN §5):
   timestamps are producer-set and may be slightly out of order;
 - `kafka.isolation.level=read_committed`: Java clients default to read_uncommitted, which would
   let an aborted engine transaction's records into the lake;
-- `failOnDataLoss=true`: a window whose offsets were deleted by retention fails loudly.
+- `failOnDataLoss=true`: offsets that vanish while Spark reads fail the read. Offsets deleted
+  before the read are invisible to it (the timestamp lookup starts at what is left), so
+  `ingestion/lifetime.py` compares the log start with the lake before anything is read;
 
 The end of the window is NOT looked up with `endingTimestamp` by default. `offsetsForTimes`
 returns the first offset whose timestamp is >= the bound, and transaction markers carry the
@@ -124,6 +126,24 @@ TOPIC_SCHEMAS: dict[str, T.StructType] = {
 }
 
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp", "kafka_key")
+# Every record becomes a row, whatever its bytes: a record that does not parse into its
+# contract keeps its coordinates, says why in `kafka_value_error` (null for good rows) and
+# keeps its original bytes in `kafka_value` (null for good rows). Checks report such rows
+# and the analytics skip them (docs/data-platform.md).
+ERROR_COLUMNS = ("kafka_value_error", "kafka_value")
+_CORRUPT = "_corrupt_record"
+
+# Fields the contract requires (no default): a record without one is malformed, not a row
+# with nulls. Mirrors orderbook_platform.contracts (tests/dagster_defs check the mirror).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "orders": ("order_id", "order_type"),
+    "trades": (
+        "trade_id", "left_order_id", "right_order_id", "quantity", "price", "action", "status",
+    ),
+    "prices": (),
+    "book": ("symbol", "bids", "asks"),
+    "order_events": ("order_id", "event"),
+}  # fmt: skip
 
 
 def spark_conf(
@@ -230,26 +250,71 @@ def read_topic_window(
         .load()
         .where(_in_window(F.col("timestamp"), start, end))
     )
+    return typed_records(records, topic)
+
+
+def typed_records(records: DataFrame, topic: str) -> DataFrame:
+    """Kafka source rows (key, value, topic, partition, offset, timestamp) as the topic's
+    typed rows: one row per record, malformed ones flagged (see ERROR_COLUMNS)."""
     schema = TOPIC_SCHEMAS[topic]
-    message = F.from_json(F.col("value").cast("string"), schema, {"mode": "PERMISSIVE"})
     typed = records.select(
-        message.alias("m"),
+        _parsed(F.col("value"), schema).alias("m"),
         F.col("topic").alias("kafka_topic"),
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
         F.col("timestamp").alias("kafka_timestamp"),
         F.col("key").cast("string").alias("kafka_key"),
+        F.col("value").alias("value"),
+    ).withColumn("kafka_value_error", _value_error(F.col("value"), topic))
+
+    def field(name: str) -> Column:
+        if name == "symbol":
+            # Producers key every record by symbol: the key fills a message without one.
+            return F.coalesce(F.col("m.symbol"), F.col("kafka_key"))
+        return F.col(f"m.{name}")
+
+    bad = F.col("kafka_value_error").isNotNull()
+    # A malformed record's fields are nulls, never a partial parse that looks like data.
+    return typed.select(
+        *[F.when(~bad, field(name)).alias(name) for name in schema.fieldNames()],
+        *KAFKA_COLUMNS,
+        "kafka_value_error",
+        F.when(bad, F.col("value")).alias("kafka_value"),
     )
-    fields = [F.col(f"m.{name}").alias(name) for name in schema.fieldNames()]
-    if "symbol" in schema.fieldNames():
-        # Producers key every record by symbol: the key fills a message without one.
-        fields = [
-            F.coalesce(F.col("m.symbol"), F.col("kafka_key")).alias("symbol")
-            if name == "symbol"
-            else F.col(f"m.{name}").alias(name)
-            for name in schema.fieldNames()
-        ]
-    return typed.select(*fields, *KAFKA_COLUMNS)
+
+
+def _text(value: Column) -> Column:
+    """The value as text, null when it is not valid UTF-8 (Spark would keep the bad bytes)."""
+    text = value.cast("string")
+    return F.when(F.is_valid_utf8(text), text)
+
+
+def _parsed(value: Column, schema: T.StructType) -> Column:
+    with_corrupt = T.StructType([*schema.fields, T.StructField(_CORRUPT, T.StringType())])
+    return F.from_json(
+        _text(value),
+        with_corrupt,
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT},
+    )
+
+
+def _value_error(value: Column, topic: str) -> Column:
+    """Why a record is not a row of its contract, or null. The first reason that applies."""
+    message = F.col("m")
+    missing = [F.when(message[name].isNull(), F.lit(name)) for name in REQUIRED_FIELDS[topic]]
+    missing_list = F.concat_ws(", ", *missing) if missing else F.lit("")
+    return (
+        F.when(value.isNull(), F.lit("no value (a null record)"))
+        .when(_text(value).isNull(), F.lit("not valid UTF-8"))
+        .when(
+            message.isNull() | message[_CORRUPT].isNotNull(),
+            F.lit(
+                "not a JSON object of the contract: malformed or too deeply nested JSON, or "
+                "a field of the wrong type or out of range (e.g. a quantity beyond 64 bits)"
+            ),
+        )
+        .when(missing_list != "", F.concat(F.lit("missing required field(s): "), missing_list))
+    )
 
 
 @dataclass(frozen=True)
@@ -291,7 +356,9 @@ def ingest_topic(
     """Write every hour of [start, end) to `raw/<topic>/date=…/hour=…/`, replacing it.
 
     A range is read from Kafka once and split by hour, so a backfill pays for one scan.
-    Every hour is overwritten even when empty, which keeps re-runs idempotent.
+    Every hour is overwritten even when empty, which keeps re-runs idempotent; callers that
+    may re-ingest an hour whose records Kafka no longer has check `ingestion/lifetime.py`
+    first (the Dagster asset does, for every topic, before writing any).
 
     With `staging_dir`, an S3 lake is written in two steps: Spark writes the hour to the
     local staging folder and the lake publishes the files with plain puts. Hadoop's

@@ -15,7 +15,7 @@ import polars as pl
 from dagster_defs.analytics.compute import unknown_order_references
 from dagster_defs.ingestion.assets import RAW_TOPICS
 from dagster_defs.ingestion.describe import markdown_table
-from dagster_defs.io_manager import read_partition
+from dagster_defs.io_manager import read_partition, well_formed
 from dagster_defs.lake import analytics_path, raw_path
 from dagster_defs.partitions import hour_start, hourly_partitions, partition_key_for
 from dagster_defs.quality import schemas
@@ -26,7 +26,27 @@ MAX_FAILURE_ROWS = 20
 KNOWN_ORDERS_LOOKBACK_HOURS = 6
 
 
-def validation_result(validation: schemas.Validation) -> dg.AssetCheckResult:
+def malformed_metadata(frame: pl.DataFrame) -> dict[str, Any]:
+    """Malformed records of a raw frame (kept as rows, see spark_kafka.ERROR_COLUMNS) with
+    their coordinates; an empty dict when there are none."""
+    if "kafka_value_error" not in frame.columns:
+        return {}
+    bad = frame.filter(pl.col("kafka_value_error").is_not_null())
+    if bad.is_empty():
+        return {}
+    cases = bad.select(
+        topic="kafka_topic", partition="kafka_partition", offset="kafka_offset",
+        error="kafka_value_error",
+    ).sort("partition", "offset")  # fmt: skip
+    return {
+        "malformed_records": bad.height,
+        "malformed_cases": dg.MetadataValue.json(cases.head(MAX_FAILURE_ROWS).to_dicts()),
+    }
+
+
+def validation_result(
+    validation: schemas.Validation, extra: dict[str, Any] | None = None
+) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {
         "rows": validation.rows,
         "failures": validation.failures.height,
@@ -36,7 +56,7 @@ def validation_result(validation: schemas.Validation) -> dg.AssetCheckResult:
         metadata["failure_cases"] = dg.MetadataValue.md(
             markdown_table(validation.failures.head(MAX_FAILURE_ROWS).to_dicts())
         )
-    return dg.AssetCheckResult(passed=validation.passed, metadata=metadata)
+    return dg.AssetCheckResult(passed=validation.passed, metadata={**metadata, **(extra or {})})
 
 
 def each_hour(
@@ -92,7 +112,10 @@ def _raw_schema_check(asset_name: str, schema_for: SchemaFactory) -> dg.AssetChe
 
         def check_hour(key: str) -> dg.AssetCheckResult:
             frame = read_partition(lake.lake(), table, key)
-            return validation_result(schemas.validate(schema, frame))
+            # Malformed records are reported, not validated: they have no contract fields.
+            return validation_result(
+                schemas.validate(schema, well_formed(frame)), malformed_metadata(frame)
+            )
 
         return each_hour(context, check_hour)
 
@@ -124,11 +147,29 @@ def _reconciliation_check(asset_name: str) -> dg.AssetChecksDefinition:
                     "missing_from_lake": len(result.missing_from_lake),
                     "unexpected_in_lake": len(result.unexpected_in_lake),
                     "read_complete": result.complete,
+                    "malformed_records": len(result.malformed),
                     "examples": dg.MetadataValue.json(
                         {
                             "missing_from_lake": [list(i) for i in result.missing_from_lake[:10]],
                             "unexpected_in_lake": [list(i) for i in result.unexpected_in_lake[:10]],
+                            "malformed_missing_from_lake": [
+                                list(c) for c in result.malformed_missing_from_lake[:10]
+                            ],
+                            "malformed_unexpected_in_lake": [
+                                list(c) for c in result.malformed_unexpected_in_lake[:10]
+                            ],
                         }
+                    ),
+                    "malformed_cases": dg.MetadataValue.json(
+                        [
+                            {
+                                "topic": topic,
+                                "partition": m.partition,
+                                "offset": m.offset,
+                                "error": m.error,
+                            }
+                            for m in result.malformed[:MAX_FAILURE_ROWS]
+                        ]
                     ),
                 },
             )
@@ -154,12 +195,14 @@ def trades_reference_known_orders(
     def check_hour(key: str) -> dg.AssetCheckResult:
         store = lake.lake()
         hour = hour_start(key)
-        trades = read_partition(store, raw_path("trades"), key)
+        trades = well_formed(read_partition(store, raw_path("trades"), key))
         known: list[pl.Series] = []
         for back in range(KNOWN_ORDERS_LOOKBACK_HOURS + 1):
             try:
-                orders = read_partition(
-                    store, raw_path("orders"), partition_key_for(hour - timedelta(hours=back))
+                orders = well_formed(
+                    read_partition(
+                        store, raw_path("orders"), partition_key_for(hour - timedelta(hours=back))
+                    )
                 )
             except dg.Failure:
                 continue

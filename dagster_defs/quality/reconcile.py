@@ -3,6 +3,11 @@
 Transactional topics have offset gaps (commit/abort markers, aborted records), so the lake
 and the topic are compared as multisets of ids: what the topic holds for the hour that the
 lake lacks, and what the lake holds that the topic does not.
+
+Any bytes may be on a topic. A record that is not a JSON object with string ids here, or
+that the ingestion flagged as malformed (`kafka_value_error`), is compared by its
+coordinates (partition, offset) instead: it must be a row of the lake, and it is reported
+with its coordinates and the reason, never a crash.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -26,6 +31,16 @@ ID_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+Coordinates = tuple[int, int]  # (partition, offset)
+
+
+@dataclass(frozen=True)
+class Malformed:
+    partition: int
+    offset: int
+    error: str
+
+
 @dataclass(frozen=True)
 class Reconciliation:
     topic_records: int
@@ -33,10 +48,46 @@ class Reconciliation:
     missing_from_lake: list[tuple]
     unexpected_in_lake: list[tuple]
     complete: bool
+    # Records compared by coordinates: on the topic or in the lake, but not parseable.
+    malformed: list[Malformed] = field(default_factory=list)
+    malformed_missing_from_lake: list[Coordinates] = field(default_factory=list)
+    malformed_unexpected_in_lake: list[Coordinates] = field(default_factory=list)
 
     @property
     def matches(self) -> bool:
-        return self.complete and not self.missing_from_lake and not self.unexpected_in_lake
+        return (
+            self.complete
+            and not self.missing_from_lake
+            and not self.unexpected_in_lake
+            and not self.malformed_missing_from_lake
+            and not self.malformed_unexpected_in_lake
+        )
+
+
+@dataclass
+class TopicRead:
+    """The hour's committed records: ids by coordinates, or why they could not be read."""
+
+    ids: dict[Coordinates, tuple] = field(default_factory=dict)
+    errors: dict[Coordinates, str] = field(default_factory=dict)
+    complete: bool = True
+
+
+def record_ids(value: bytes | None, fields: Sequence[str]) -> tuple | str:
+    """The id fields of one record's value, or why there are none (any bytes accepted)."""
+    if value is None:
+        return "no value (a null record)"
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        # Invalid UTF-8, malformed or too deeply nested JSON.
+        return f"not valid JSON: {exc}"
+    if not isinstance(decoded, dict):
+        return f"not a JSON object but {type(decoded).__name__}"
+    ids = tuple(decoded.get(f) for f in fields)
+    if not all(isinstance(i, str) for i in ids):
+        return f"id field(s) {', '.join(fields)} missing or not strings"
+    return ids
 
 
 def topic_ids(
@@ -46,7 +97,7 @@ def topic_ids(
     end: datetime,
     fields: Sequence[str],
     timeout_s: float = 60.0,
-) -> tuple[Counter, bool]:
+) -> TopicRead:
     """Ids of the committed records of `topic` timestamped in [start, end), and whether the
     read reached the window's end in every partition before `timeout_s`."""
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -64,9 +115,9 @@ def topic_ids(
             _, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             stop[p] = high
         assign = [tp for tp in starts if tp.offset >= 0 and tp.offset < stop[tp.partition]]
-        ids: Counter = Counter()
+        read = TopicRead()
         if not assign:
-            return ids, True
+            return read
         reader.assign(assign)
         pending = {tp.partition for tp in assign}
         deadline = time.monotonic() + timeout_s
@@ -86,13 +137,18 @@ def topic_ids(
                     continue
                 _, stamp = message.timestamp()
                 if start_ms <= stamp < end_ms:
-                    value = orjson.loads(message.value())
-                    ids[tuple(value.get(f) for f in fields)] += 1
+                    where = (message.partition(), message.offset())
+                    found = record_ids(message.value(), fields)
+                    if isinstance(found, str):
+                        read.errors[where] = found
+                    else:
+                        read.ids[where] = found
             # `position` is the next offset to fetch; it moves past transaction markers too.
             for tp in reader.position([TopicPartition(topic, p) for p in pending]):
                 if tp.offset >= stop[tp.partition]:
                     pending.discard(tp.partition)
-        return ids, not pending or idle_rounds >= 4
+        read.complete = not pending or idle_rounds >= 4
+        return read
     finally:
         reader.close()
 
@@ -101,14 +157,33 @@ def reconcile(
     settings: KafkaSettings, topic: str, start: datetime, end: datetime, lake_frame: pl.DataFrame
 ) -> Reconciliation:
     fields = ID_FIELDS[topic]
-    expected, complete = topic_ids(settings, topic, start, end, fields)
-    actual = Counter(lake_frame.select(fields).iter_rows())
-    missing = sorted((expected - actual).elements(), key=str)
-    unexpected = sorted((actual - expected).elements(), key=str)
+    read = topic_ids(settings, topic, start, end, fields)
+    lake_errors: dict[Coordinates, str] = {}
+    if "kafka_value_error" in lake_frame.columns:
+        flagged = lake_frame.filter(pl.col("kafka_value_error").is_not_null())
+        lake_errors = {
+            (p, o): e
+            for p, o, e in flagged.select(
+                "kafka_partition", "kafka_offset", "kafka_value_error"
+            ).iter_rows()
+        }
+    bad = set(read.errors) | set(lake_errors)
+    expected = Counter(ids for where, ids in read.ids.items() if where not in bad)
+    lake_rows = lake_frame.select("kafka_partition", "kafka_offset", *fields).iter_rows()
+    actual = Counter(tuple(row[2:]) for row in lake_rows if (row[0], row[1]) not in bad)
+    topic_coordinates = set(read.ids) | set(read.errors)
+    lake_coordinates = set(lake_frame.select("kafka_partition", "kafka_offset").iter_rows())
+    malformed = [
+        Malformed(p, o, lake_errors.get((p, o)) or read.errors.get((p, o), ""))
+        for p, o in sorted(bad)
+    ]
     return Reconciliation(
-        topic_records=sum(expected.values()),
+        topic_records=len(topic_coordinates),
         lake_rows=lake_frame.height,
-        missing_from_lake=missing,
-        unexpected_in_lake=unexpected,
-        complete=complete,
+        missing_from_lake=sorted((expected - actual).elements(), key=str),
+        unexpected_in_lake=sorted((actual - expected).elements(), key=str),
+        complete=read.complete,
+        malformed=malformed,
+        malformed_missing_from_lake=sorted(set(read.errors) - lake_coordinates),
+        malformed_unexpected_in_lake=sorted(set(lake_errors) - topic_coordinates),
     )

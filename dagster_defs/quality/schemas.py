@@ -1,7 +1,7 @@
 """pandera (polars) schemas of the raw and analytics frames, and one way to run them.
 
 Frames are validated eagerly: on a LazyFrame pandera checks only the schema, not the
-values (DESIGN §5), so callers pass collected DataFrames.
+values, so callers pass collected DataFrames.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ _KAFKA_COLUMNS = {
     "kafka_offset": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
     "kafka_timestamp": pa.Column(pl.Datetime("us", "UTC"), nullable=False),
     "kafka_key": pa.Column(pl.String, nullable=True),
+    # Set on malformed records only; absent from partitions written before they existed.
+    "kafka_value_error": pa.Column(pl.String, nullable=True, required=False),
+    "kafka_value": pa.Column(pl.Binary, nullable=True, required=False),
 }
 
 
