@@ -15,7 +15,7 @@ from dagster_defs.analytics import compute
 from dagster_defs.analytics.assets import analytics_assets, chart_path
 from dagster_defs.ingestion.assets import ingest_kafka_topics
 from dagster_defs.io_manager import LakeIOManager, read_partition
-from dagster_defs.lake import analytics_path
+from dagster_defs.lake import Lake, analytics_path, partition_path
 from dagster_defs.partitions import floor_hour, partition_key_for
 from dagster_defs.quality.checks import all_checks
 from dagster_defs.resources import (
@@ -58,6 +58,19 @@ def resources_for(settings: Settings, lake_root: str | None = None) -> dict[str,
         "market": MarketResource(),
         "alerts": AlertResource(),
     }
+
+
+def lake_for(settings: Settings, lake_root: str | None = None) -> Lake:
+    """The lake `materialize_hour(settings, ..., lake_root)` writes to."""
+    return resources_for(settings, lake_root)["lake"].lake()
+
+
+def read_lake_hour(
+    settings: Settings, hour: datetime, table: str, lake_root: str | None = None
+) -> pl.DataFrame | None:
+    """One hour of a lake table (`raw/<topic>` or `analytics/<asset>`, see `dagster_defs.lake`)
+    as stored, malformed raw rows included; None when the hour was never written."""
+    return lake_for(settings, lake_root).read_parquet(partition_path(table, floor_hour(hour)))
 
 
 def dagster_home(settings: Settings) -> Path:
