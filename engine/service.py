@@ -299,15 +299,42 @@ class EngineService:
                 self._last_activity = now
                 self.health.input_arrived()
                 self._transaction(messages)
-            elif self._due_partitions(now) or self._round_in_progress() is not None:
-                self._transaction([])
-            elif max_idle is not None and now - self._last_activity >= max_idle:
-                idle = round(now - self._last_activity, 1)
-                _log.info("idle, stopping", extra={"idle_seconds": idle})
-                break
+            else:
+                self._note_lag()
+                if self._due_partitions(now) or self._round_in_progress() is not None:
+                    self._transaction([])
+                elif max_idle is not None and now - self._last_activity >= max_idle:
+                    idle = round(now - self._last_activity, 1)
+                    _log.info("idle, stopping", extra={"idle_seconds": idle})
+                    break
             if now - last_progress_log >= 10:
                 last_progress_log = now
                 self._log_progress()
+
+    def _note_lag(self) -> None:
+        """Tell /healthz whether input waits that the consumer has not delivered.
+
+        Called when a poll came back empty: records between the consumer's position and
+        the high watermark of its last fetch wait as much as polled ones (a fetch that
+        stopped, a rewind after an abort), and none means nothing is waiting for a
+        commit. Only cached figures: no broker round trip.
+        """
+        consumer = self._consumer
+        if consumer is None or not self._partitions:
+            self.health.nothing_waiting()
+            return
+        try:
+            positions = consumer.position([TopicPartition(ORDERS, p) for p in self._partitions])
+            waiting = any(
+                tp.offset >= 0 and consumer.get_watermark_offsets(tp, cached=True)[1] > tp.offset
+                for tp in positions
+            )
+        except KafkaException:
+            return  # no figures: leave the account as it is
+        if waiting:
+            self.health.input_arrived()
+        else:
+            self.health.nothing_waiting()
 
     def _poll_batch(self) -> list[Message]:
         """Block until one message is ready, then take what else is ready, up to a batch.

@@ -142,8 +142,8 @@ class Health:
         self.state = STARTING
         self.assigned: list[int] = []
         self.last_commit: float | None = None  # clock() of the last commit
-        # clock() since when input has been waiting for a commit (polled, not committed
-        # yet); None while there is nothing to commit.
+        # clock() since when input has been waiting for a commit (polled and not committed
+        # yet, or known to the consumer and not delivered); None while nothing waits.
         self.waiting_since: float | None = None
         self.orders = 0
 
@@ -151,6 +151,10 @@ class Health:
         """Input was polled; it waits until a commit covers it (or forever, if stuck)."""
         if self.waiting_since is None:
             self.waiting_since = self._clock()
+
+    def nothing_waiting(self) -> None:
+        """No input waits for a commit (none polled, none left to fetch)."""
+        self.waiting_since = None
 
     def committed(self) -> None:
         """Everything polled so far is committed."""

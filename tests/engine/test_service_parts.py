@@ -14,12 +14,15 @@ import urllib.error
 import urllib.request
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from engine.feeder import generate_orders
 from engine.intake import MAX_DEAD_LETTER_VALUE_BYTES, MAX_ORDER_BYTES, dead_letter, decode_input
+from engine.service import EngineService
 from engine.service_config import ServiceConfig, ServiceConfigError
 from engine.telemetry import RUNNING, STOPPING, Health, JsonFormatter, Metrics, TelemetryServer
 from engine.watchdog import Watchdog
+from orderbook_platform.config import load_settings
 from orderbook_platform.contracts import ContractError, encode
 from orderbook_platform.metrics_http import MetricsBindError
 
@@ -468,3 +471,46 @@ def test_a_process_that_cannot_exit_is_ended():
     assert completed.returncode == 3
     (line,) = _json_lines(completed.stderr)
     assert json.loads(line)["event"] == "process did not exit in time; exiting"
+
+
+class _CachedFigures:
+    """A consumer's local view: positions and the high watermarks of its last fetches."""
+
+    def __init__(self, positions: dict[int, int], highs: dict[int, int]) -> None:
+        self.positions, self.highs = positions, highs
+        self.broken = False
+
+    def position(self, partitions):
+        if self.broken:
+            raise KafkaException(KafkaError(KafkaError._STATE, "closed"))
+        return [
+            TopicPartition(tp.topic, tp.partition, self.positions[tp.partition])
+            for tp in partitions
+        ]
+
+    def get_watermark_offsets(self, tp, cached=False):
+        assert cached  # never a broker round trip from the loop
+        return 0, self.highs[tp.partition]
+
+
+def test_input_the_consumer_has_not_delivered_counts_as_waiting():
+    service = EngineService(load_settings(), ServiceConfig())
+    consumer = _CachedFigures({0: 10, 1: 5}, {0: 10, 1: 5})
+    service._consumer = consumer
+    service._partitions = dict.fromkeys((0, 1))
+    service._note_lag()
+    assert service.health.waiting_since is None
+    consumer.highs[1] = 7  # fetched up to 7, stuck at 5
+    service._note_lag()
+    since = service.health.waiting_since
+    assert since is not None
+    consumer.broken = True  # no figures: the account stays as it is
+    service._note_lag()
+    assert service.health.waiting_since == since
+    consumer.broken = False
+    consumer.positions[1] = 7
+    service._note_lag()
+    assert service.health.waiting_since is None
+    consumer.positions[0] = -1001  # not fetched yet: nothing known to wait
+    service._note_lag()
+    assert service.health.waiting_since is None
