@@ -114,8 +114,9 @@ class Lake:
         return sum(size for _, size in self.files(relative))
 
     # -- parquet -------------------------------------------------------------------------
-    def read_parquet(self, relative: str) -> pl.DataFrame | None:
-        """All parquet files under `relative` as one frame, or None when there are none."""
+    def read_parquet(self, relative: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+        """All parquet files under `relative` as one frame (only `columns`, if given), or None
+        when there are none."""
         files = self.files(relative)
         if not files:
             return None
@@ -124,12 +125,15 @@ class Lake:
             client = self.s3.client()
             frames = [
                 pl.read_parquet(
-                    io.BytesIO(client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+                    io.BytesIO(client.get_object(Bucket=self.bucket, Key=key)["Body"].read()),
+                    columns=columns,
                 )
                 for key, _ in files
             ]
         else:
-            frames = [pl.read_parquet(path, hive_partitioning=False) for path, _ in files]
+            frames = [
+                pl.read_parquet(path, columns=columns, hive_partitioning=False) for path, _ in files
+            ]
         return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
 
     def write_parquet(self, frame: pl.DataFrame, relative_file: str) -> str:

@@ -194,10 +194,8 @@ def find_gaps(
 
 def held_offsets(lake: Lake, topic: str, hour: datetime) -> pl.DataFrame | None:
     """The (kafka_partition, kafka_offset) of the rows the lake holds for the hour."""
-    frame = lake.read_parquet(partition_path(raw_path(topic), hour))
-    if frame is None or "kafka_offset" not in frame.columns:
-        return None
-    return frame.select("kafka_partition", "kafka_offset")
+    columns = ["kafka_partition", "kafka_offset"]
+    return lake.read_parquet(partition_path(raw_path(topic), hour), columns=columns)
 
 
 def manifest_path(topic: str, hour: datetime) -> str:
