@@ -41,7 +41,7 @@ from engine.book import BookSide, OrderBook, RestingOrder
 from engine.config import EngineConfig
 from engine.events import Event, EventKind, Side
 from engine.snapshot import BookState, MatcherState, book_from_state, book_state
-from engine.validation import MAX_LOTS, MAX_TIME, limit_ticks, signed_lots, valid_time
+from engine.validation import MAX_LOTS, limit_ticks, signed_lots, valid_time
 from orderbook_platform.contracts import BookDepth, BookLevel, Order, OrderEvent, Price, Trade
 
 # A market order crosses every level: any level key is >= this.
@@ -136,9 +136,8 @@ class Matcher:
                 self.rejected += 1
                 return [_reject_without_book(order, symbol)]
         # Every message this order causes carries its time: refuse one the outputs
-        # cannot hold (validation.MAX_TIME) before anything else.
-        time: object = fields[_TIME]
-        if type(time) is not int or time < 0 or time > MAX_TIME:
+        # cannot hold (0 .. validation.MAX_TIME) before anything else.
+        if not valid_time(fields[_TIME]):
             return self._reject(book, order, ev.TIME_OUT_OF_RANGE)
         kind: object = fields[_TYPE]
         if isinstance(kind, str):  # then compiled comparisons are str ones
@@ -168,8 +167,11 @@ class Matcher:
         else:
             return self._reject(book, order, ev.UNKNOWN_TIME_IN_FORCE)
         raw_quantity: object = fields[_QUANTITY]
-        if type(raw_quantity) is int and raw_quantity and -MAX_LOTS <= raw_quantity <= MAX_LOTS:
-            quantity: int = raw_quantity
+        quantity: int
+        if type(raw_quantity) is int and raw_quantity:
+            quantity = raw_quantity  # native, so the bound test below boxes nothing
+            if quantity > MAX_LOTS or quantity < -MAX_LOTS:
+                return self._reject(book, order, ev.QUANTITY_OUT_OF_RANGE)
         else:
             lots = signed_lots(raw_quantity)
             if isinstance(lots, str):
@@ -658,6 +660,7 @@ class Matcher:
         """A `rejected` event: carries only what is known to be well-formed."""
         self.rejected += 1
         book.sequence = sequence = book.sequence + 1
+        time: Any = order.time
         return [
             _OrderEvent(
                 order.order_id,
@@ -666,7 +669,7 @@ class Matcher:
                 book.symbol,
                 order.trader_id,
                 order.order_type,
-                time=order.time if valid_time(order.time) else None,
+                time=time if valid_time(time) else None,
                 sequence=sequence,
             )
         ]
