@@ -2,14 +2,12 @@
 were deleted is never re-ingested over the lake's rows, and records deleted before they
 were ever ingested fail the run loudly, naming the offsets.
 
-These tests delete records, so they run on a broker of their own: the session stack's
-topics are shared by every other test.
+These tests delete records, so they run on a broker of their own (`own_broker`): the
+session stack's topics are shared by every other test.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -28,16 +26,12 @@ from dagster_defs.run_hour import materialize_hour, resources_for
 from orderbook_platform.config import Settings
 from orderbook_platform.kafka.clients import admin_client, consumer
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "orderbook_platform" / "kafka"))
-from private_broker import private_broker
-
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Settings]:
-    with private_broker() as settings:
-        yield settings
+@pytest.fixture
+def broker(own_broker: Settings) -> Settings:
+    return own_broker
 
 
 def partitions_of(settings: Settings, topic: str, market: HourOfMarket) -> dict[int, list[int]]:
