@@ -21,6 +21,9 @@ retained successor is older than the hour was, in append order, written before r
 earlier hours and is not the hour's, unless it was appended out of time order; that case is
 what the unbounded retention protects.
 
+A log that now ends before the offset it had reached when the hour was ingested belongs to a
+recreated topic, whose offsets mean other records: that hour is refused too.
+
 Everything here fails before Spark writes anything, so a refused hour keeps its rows.
 """
 
@@ -151,6 +154,21 @@ def find_gaps(
     """What re-ingesting `hour` would lose or could never have had (pure; see the module)."""
     label = hour_label(hour)
     gaps: list[Gap] = []
+    for previous in manifest.partitions if manifest is not None else []:
+        now = state.get(previous.partition)
+        end = now.end if now is not None else 0
+        if end < previous.scan_to:
+            # Offsets only grow: a log that ends before where it ended at the last ingestion
+            # belongs to a topic that was deleted and recreated (or a partition that is gone).
+            gaps.append(
+                Gap(
+                    topic, label, previous.partition, end, previous.scan_to - 1,
+                    f"the log now ends at {end}, before the {previous.scan_to} it reached when "
+                    "this hour was ingested: the topic was recreated or truncated",
+                )
+            )  # fmt: skip
+    if gaps:
+        return gaps
     for number, part in sorted(state.items()):
         if part.log_start <= 0:
             continue

@@ -66,6 +66,15 @@ def test_a_deletion_below_what_the_last_ingestion_covered_is_not_a_gap() -> None
     assert find_gaps("trades", HOUR, state(10, 100, 10), held((0, 30)), manifest(10, 100)) == []
 
 
+def test_a_recreated_topic_whose_log_ends_before_the_last_ingestion_is_refused() -> None:
+    gaps = find_gaps("trades", HOUR, state(0, 40, 5), held((0, 30)), manifest(10, 100))
+    assert [(g.partition, g.first, g.last) for g in gaps] == [(0, 40, 99)]
+    assert "recreated" in gaps[0].reason
+    # A partition the manifest knew that no longer exists at all.
+    gone = find_gaps("trades", HOUR, state(0, 200, 5), None, manifest(10, 100, partition=3))
+    assert [(g.partition, g.first, g.last) for g in gone] == [(3, 0, 99)]
+
+
 def test_a_never_ingested_hour_whose_first_record_is_the_log_start_is_refused() -> None:
     gaps = find_gaps("orders", HOUR, state(4, 40, 4, partition=2), None, None)
     assert [(g.topic, g.partition, g.first, g.last) for g in gaps] == [("orders", 2, 0, 3)]
