@@ -5,6 +5,9 @@ quantity of 10**30, negative and enormous times, ...) is produced between real o
 while the engine runs as a real subprocess. Each must end in `orders.dlq` with its
 partition and offset, or as the `rejected` event its entry names; the engine must
 still be running and committing, and the real orders around the poison must trade.
+
+On a broker of this module's own: bytes that are not orders must not land on the
+session stack's `orders`, which other tests ingest.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +35,15 @@ from tests.engine.kafka_harness import (
     wait_for,
 )
 from tests.engine.poison import DEAD_LETTER, poison_orders, through_live_path
+from tests.orderbook_platform.kafka.private_broker import private_broker
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def own_broker() -> Iterator[Settings]:
+    with private_broker() as settings:
+        yield settings
 
 
 def _order(symbol: str, order_id: str, price: float, quantity: int) -> bytes:
@@ -40,8 +51,9 @@ def _order(symbol: str, order_id: str, price: float, quantity: int) -> bytes:
 
 
 def test_poison_ends_in_the_dlq_or_as_rejects_and_the_engine_keeps_committing(
-    settings: Settings, tmp_path: Path
+    own_broker: Settings, tmp_path: Path
 ) -> None:
+    settings = own_broker
     symbol = unique("H")
     key = symbol.encode()
     group = unique("test-hostile-")
