@@ -33,9 +33,10 @@ EventKind: TypeAlias = Literal["accepted", "rejected", "cancelled", "expired", "
 
 # --- `rejected` reasons: the input failed validation; nothing traded, the book is unchanged.
 UNKNOWN_SYMBOL: Final = "unknown_symbol"  # a symbol allow-list is configured and does not name it
-INVALID_SYMBOL: Final = "invalid_symbol"  # empty or not a string
+INVALID_SYMBOL: Final = "invalid_symbol"  # empty, not a string, or over MAX_SYMBOL_CHARS
 TIME_OUT_OF_RANGE: Final = "time_out_of_range"  # negative, or past validation.MAX_TIME
-INVALID_ORDER_ID: Final = "invalid_order_id"  # empty or not a string
+INVALID_ORDER_ID: Final = "invalid_order_id"  # empty, not a string, or over MAX_ID_CHARS
+INVALID_TRADER_ID: Final = "invalid_trader_id"  # a new order's trader_id over MAX_ID_CHARS
 UNKNOWN_ORDER_TYPE: Final = "unknown_order_type"
 UNKNOWN_TIME_IN_FORCE: Final = "unknown_time_in_force"
 MISSING_QUANTITY: Final = "missing_quantity"
@@ -63,6 +64,7 @@ REJECT_REASONS: Final = (
     INVALID_SYMBOL,
     TIME_OUT_OF_RANGE,
     INVALID_ORDER_ID,
+    INVALID_TRADER_ID,
     UNKNOWN_ORDER_TYPE,
     UNKNOWN_TIME_IN_FORCE,
     MISSING_QUANTITY,

@@ -41,7 +41,14 @@ from engine.book import BookSide, OrderBook, RestingOrder
 from engine.config import EngineConfig
 from engine.events import Event, EventKind, Side
 from engine.snapshot import BookState, MatcherState, book_from_state, book_state
-from engine.validation import MAX_LOTS, limit_ticks, signed_lots, valid_time
+from engine.validation import (
+    MAX_ID_CHARS,
+    MAX_LOTS,
+    MAX_SYMBOL_CHARS,
+    limit_ticks,
+    signed_lots,
+    valid_time,
+)
 from orderbook_platform.contracts import BookDepth, BookLevel, Order, OrderEvent, Price, Trade
 
 # A market order crosses every level: any level key is >= this.
@@ -197,9 +204,12 @@ class Matcher:
         if post_only and not is_limit:
             return self._reject(book, order, ev.POST_ONLY_MARKET)
         raw_id: object = fields[_ID]
-        if type(raw_id) is not str or not raw_id:
+        if type(raw_id) is not str or not raw_id or len(raw_id) > MAX_ID_CHARS:
             return self._reject(book, order, ev.INVALID_ORDER_ID)
         order_id: str = raw_id
+        trader_id: str | None = fields[_TRADER]
+        if trader_id is not None and len(trader_id) > MAX_ID_CHARS:
+            return self._reject(book, order, ev.INVALID_TRADER_ID)
         if book.is_duplicate(order_id):
             return self._reject(book, order, ev.DUPLICATE_ORDER_ID)
         side_name: Side
@@ -223,7 +233,6 @@ class Matcher:
         # Any: passed through to the messages as is (compiled, an int would be unboxed
         # and then boxed again for every message).
         time: Any = fields[_TIME]
-        trader_id: str | None = fields[_TRADER]
         book.sequence = sequence = book.sequence + 1
         events: list[Event] = [
             _OrderEvent(
@@ -719,7 +728,12 @@ class Matcher:
 
     def _open_book(self, symbol: object) -> OrderBook | None:
         config = self._config
-        if type(symbol) is str and symbol and config.allows(symbol):
+        if (
+            type(symbol) is str
+            and symbol
+            and len(symbol) <= MAX_SYMBOL_CHARS
+            and config.allows(symbol)
+        ):
             book = self._books[symbol] = OrderBook(
                 symbol, config.tick_for(symbol), self._depth, config.duplicate_id_window
             )
@@ -798,7 +812,7 @@ def _requeued(resting: RestingOrder, ticks: int, remaining: int, taker_fills: in
 
 def _reject_without_book(order: Order, symbol: object) -> Event:
     """A reject for a symbol that has no book; it carries no sequence number."""
-    if type(symbol) is str and symbol:
+    if type(symbol) is str and symbol and len(symbol) <= MAX_SYMBOL_CHARS:
         reason = ev.UNKNOWN_SYMBOL
         known: str | None = symbol
     else:

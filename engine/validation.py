@@ -15,6 +15,14 @@ fit becomes NULL there. So:
   int64 range without negatives: 2**63 - 1 ns is the year 2262, and a negative time is
   before 1970, which no order of this exchange has. 0 is allowed: it is the contract's
   default for an order without `time`.
+
+Strings are bounded by what the engine keeps, not by the lake: a new order's id and
+trader id stay in memory and in every snapshot as long as it rests, and the id in the
+duplicate-id window (200,000 per symbol by default) after that; a symbol names a book.
+Only the 64 KiB record limit bounded them, so a producer could fill the window with
+64 KiB ids (12 GiB per symbol) and the engine would die of it again after every
+restart, its recovery replaying the same orders. MAX_ID_CHARS (a UUID is 36) and
+MAX_SYMBOL_CHARS keep that to ~60 MB per symbol.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from engine.ticks import (
 
 MAX_LOTS: Final = 10**6
 MAX_TIME: Final = 2**63 - 1
+MAX_ID_CHARS: Final = 256
+MAX_SYMBOL_CHARS: Final = 64
 
 
 def signed_lots(quantity: object) -> int | str:

@@ -26,7 +26,15 @@ TRADE_STATUSES = ("partial", "filled")
 ORDER_EVENT_KINDS = ("accepted", "rejected", "cancelled", "expired", "filled", "modified")
 
 Nanos = Annotated[int, Meta(description="Epoch nanoseconds, UTC.")]
-OrderId = Annotated[str, Meta(description="Unique order identifier (a UUID for new orders).")]
+OrderId = Annotated[
+    str,
+    Meta(
+        description=(
+            "Unique order identifier (a UUID for new orders). The engine rejects a new "
+            "order's id of more than 256 characters (invalid_order_id)."
+        )
+    ),
+]
 
 
 class Order(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False, gc=False):
@@ -74,10 +82,22 @@ class Order(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False, gc=
         ),
     ] = 0
     symbol: Annotated[
-        str | None, Meta(description="Instrument; the configured default applies when absent.")
+        str | None,
+        Meta(
+            description=(
+                "Instrument; the configured default applies when absent. The engine rejects "
+                "more than 64 characters (invalid_symbol)."
+            )
+        ),
     ] = None
     trader_id: Annotated[
-        str | None, Meta(description="Submitting trader; enables self-trade prevention.")
+        str | None,
+        Meta(
+            description=(
+                "Submitting trader; enables self-trade prevention. The engine rejects a new "
+                "order's trader_id of more than 256 characters (invalid_trader_id)."
+            )
+        ),
     ] = None
     time_in_force: Annotated[
         str | None,

@@ -94,7 +94,7 @@ def poison_orders(symbol: str = "POISON") -> list[Poison]:
         Poison("binary_garbage", bytes(range(256)), DEAD_LETTER),
         Poison("empty", b"", DEAD_LETTER),
         Poison("json_array", b"[1,2]", DEAD_LETTER),
-        # --- orders that decode but hold numbers the engine cannot represent: rejects
+        # --- orders that decode but hold numbers the outputs cannot represent: rejects
         Poison(
             "quantity_1e30", o(symbol, "quantity_1e30", quantity=10**30), "quantity_out_of_range"
         ),
@@ -122,6 +122,12 @@ def poison_orders(symbol: str = "POISON") -> list[Poison]:
             "time_out_of_range",
         ),
         Poison("price_1e300", o(symbol, "price_1e300", price=1e300), "price_out_of_range"),
+        # ... or a string the engine would keep in memory for as long as the order rests
+        Poison(
+            "trader_id_of_60000_chars",
+            o(symbol, "trader_id_of_60000_chars", trader_id="t" * 60_000),
+            "invalid_trader_id",
+        ),
     ]
 
 

@@ -68,6 +68,11 @@ CASES = [
     ("cancel_time_1e30", cancel("b1", time=10**30), ev.TIME_OUT_OF_RANGE),
     ("modify_negative_time", modify("b1", quantity=5, time=-5), ev.TIME_OUT_OF_RANGE),
     ("unknown_type_time_1e30", Order("x", "stop", time=10**30), ev.TIME_OUT_OF_RANGE),
+    # Strings the engine would keep: ids of at most 256 characters (a UUID is 36).
+    ("order_id_of_257_chars", limit("x" * 257, 100.0, 1), ev.INVALID_ORDER_ID),
+    ("order_id_of_60000_chars", market("x" * 60_000, 1), ev.INVALID_ORDER_ID),
+    ("trader_id_of_257_chars", limit("x", 100.0, 1, trader="t" * 257), ev.INVALID_TRADER_ID),
+    ("market_trader_id_too_long", market("x", 1, trader="t" * 60_000), ev.INVALID_TRADER_ID),
 ]
 
 
@@ -111,6 +116,22 @@ def test_a_time_from_0_to_2_pow_63_minus_1_is_accepted_and_carried(time: int) ->
     events = Matcher().process(limit("x", 100.0, 1, time=time))
     assert events[0].event == "accepted"
     assert {message.time for message in events} == {time}
+
+
+def test_ids_of_256_characters_and_a_symbol_of_64_are_accepted() -> None:
+    events = Matcher().process(limit("o" * 256, 100.0, 1, trader="t" * 256, symbol="S" * 64))
+    assert (events[0].event, events[0].order_id, events[0].symbol) == (
+        "accepted",
+        "o" * 256,
+        "S" * 64,
+    )
+
+
+def test_a_symbol_of_more_than_64_characters_is_invalid_and_opens_no_book() -> None:
+    matcher = Matcher()
+    [message] = matcher.process(limit("x", 100.0, 1, symbol="S" * 65))
+    assert (key_of(message), message.symbol, message.reason) == ("", None, ev.INVALID_SYMBOL)
+    assert matcher.symbols() == []
 
 
 def test_a_reject_for_a_bad_symbol_drops_a_time_out_of_range_too() -> None:
