@@ -13,6 +13,7 @@ import polars as pl
 
 from dagster_defs.analytics import compute
 from dagster_defs.analytics.assets import analytics_assets, chart_path
+from dagster_defs.automation.schedules import hourly_platform_job
 from dagster_defs.ingestion.assets import ingest_kafka_topics
 from dagster_defs.io_manager import LakeIOManager, read_partition
 from dagster_defs.lake import Lake, analytics_path, partition_path
@@ -73,10 +74,36 @@ def read_lake_hour(
     return lake_for(settings, lake_root).read_parquet(partition_path(table, floor_hour(hour)))
 
 
+# Telemetry off (no banner, nothing sent); ticks kept a bounded time: a sensor ticks every
+# 30-60 s, so without a purge its tick history grows for ever. Runs and their event logs are
+# kept: they are the audit trail of what was ingested.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+retention:
+  schedule:
+    purge_after_days: 90
+  sensor:
+    purge_after_days:
+      skipped: 7
+      failure: 30
+      success: 30
+  auto_materialize:
+    purge_after_days:
+      skipped: 7
+      failure: 30
+      success: 30
+"""
+
+
 def dagster_home(settings: Settings) -> Path:
-    """The persistent DAGSTER_HOME shared by `orderbook run` and the UI."""
+    """The persistent DAGSTER_HOME shared by `orderbook run` and the UI, with a `dagster.yaml`
+    (written once; a file the user edited is left as it is)."""
     home = (settings.stack.state_dir / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
     return home
 
 
@@ -133,10 +160,17 @@ def materialize_hour(
     resources = resources_for(settings, lake)
     if instance is None:
         instance = dg.DagsterInstance.from_config(str(dagster_home(settings)))
-    result = dg.materialize(
-        [ingest_kafka_topics, *analytics_assets, *all_checks],
-        partition_key=key,
+    # The named job of the code location, so the run is listed under `hourly_platform` in the
+    # UI, not as an anonymous `__ephemeral_asset_job__`.
+    job = dg.Definitions(
+        assets=[ingest_kafka_topics, *analytics_assets],
+        asset_checks=all_checks,
+        jobs=[hourly_platform_job],
         resources=resources,
+        executor=dg.in_process_executor,
+    ).resolve_job_def(hourly_platform_job.name)
+    result = job.execute_in_process(
+        partition_key=key,
         instance=instance,
         raise_on_error=False,
         tags={"orderbook/trigger": "orderbook run"},

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from dagster_defs.automation.defaults import schedule_status
 from dagster_defs.partitions import floor_hour, partition_key_for
 
 raw_ingestion_job = dg.define_asset_job(
@@ -23,7 +24,7 @@ hourly_platform_job = dg.define_asset_job(
     job=raw_ingestion_job,
     cron_schedule="5 * * * *",
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=schedule_status(),
 )
 def hourly_raw_ingestion(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """At :05, ingest the hour that just ended; the analytics follow by automation.

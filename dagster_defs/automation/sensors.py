@@ -11,6 +11,7 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 from dagster_defs.automation.alerts import Alert
+from dagster_defs.automation.defaults import sensor_status
 from dagster_defs.resources import AlertResource
 
 HISTORY_PER_CHECK = 50
@@ -18,7 +19,7 @@ HISTORY_PER_CHECK = 50
 analytics_automation = dg.AutomationConditionSensorDefinition(
     "analytics_automation",
     target=dg.AssetSelection.groups("analytics"),
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
     minimum_interval_seconds=30,
     description="Materialises the analytics once their raw inputs pass their blocking checks.",
 )
@@ -64,7 +65,7 @@ def build_check_failure_sensor(check_keys: Sequence[dg.AssetCheckKey]) -> dg.Sen
     @dg.sensor(
         name="check_failure_alerts",
         minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=sensor_status(),
         description="Alerts (log, webhook, Slack) for every failed asset check execution.",
     )
     def check_failure_alerts(
@@ -92,7 +93,7 @@ def build_check_failure_sensor(check_keys: Sequence[dg.AssetCheckKey]) -> dg.Sen
 
 @dg.run_failure_sensor(
     name="run_failure_alerts",
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
     description="Alerts (log, webhook, Slack) when any run of this code location fails.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertResource) -> None:

@@ -69,6 +69,7 @@ class Materialised:
     lake: str
     summary: HourSummary
     frames: tuple[pl.DataFrame | None, ...]
+    instance: dg.DagsterInstance
 
 
 def snapshot(
@@ -91,10 +92,20 @@ def first_local_run(
     settings: Settings, known_hour: HourOfMarket, tmp_path_factory: pytest.TempPathFactory
 ) -> Materialised:
     lake = str(tmp_path_factory.mktemp("local") / "lake")
-    summary = materialize_hour(
-        settings, known_hour.hour, lake, instance=dg.DagsterInstance.ephemeral()
-    )
-    return Materialised(lake, summary, snapshot(settings, lake, known_hour, summary))
+    instance = dg.DagsterInstance.ephemeral()
+    summary = materialize_hour(settings, known_hour.hour, lake, instance=instance)
+    return Materialised(lake, summary, snapshot(settings, lake, known_hour, summary), instance)
+
+
+def test_orderbook_run_is_a_run_of_the_named_hourly_job(
+    known_hour: HourOfMarket, first_local_run: Materialised
+) -> None:
+    assert first_local_run.summary.run_id is not None
+    run = first_local_run.instance.get_run_by_id(first_local_run.summary.run_id)
+    assert run is not None
+    assert run.job_name == "hourly_platform"
+    assert run.tags["dagster/partition"] == partition_key_for(known_hour.hour)
+    assert run.tags["orderbook/trigger"] == "orderbook run"
 
 
 def test_an_hour_lands_in_the_local_lake_and_in_s3_with_the_expected_analytics(
