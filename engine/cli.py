@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 
+from engine.service_config import ServiceConfig
+
 engine_app = typer.Typer(
     name="engine",
     help="The matching engine: replay an orders file (the Kafka service comes later).",
@@ -195,7 +197,7 @@ def run_command(
             help="/healthz turns 503 once input waits this long for a commit; a Kafka call "
             "stuck twice this long ends the process (exit 3)."
         ),
-    ] = 30.0,
+    ] = ServiceConfig.stall_timeout_s,
 ) -> None:
     """Run the engine on Kafka: exactly-once transactions, snapshots, /metrics, /healthz."""
     from engine import service_cli

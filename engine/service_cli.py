@@ -34,7 +34,7 @@ def run(
     metrics_host: str,
     max_idle_seconds: float | None,
     session_timeout_ms: int,
-    stall_timeout_s: float = 30.0,
+    stall_timeout_s: float,
 ) -> None:
     from engine.service import run_service
     from engine.service_config import ServiceConfig

@@ -90,7 +90,7 @@ class ServiceConfig:
     session_timeout_ms: int = 10_000
     transaction_timeout_ms: int = 10_000
     poll_timeout_s: float = 0.2
-    stall_timeout_s: float = 30.0
+    stall_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
         if not _ID_PATTERN.match(self.instance_id):

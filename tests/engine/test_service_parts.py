@@ -317,7 +317,9 @@ def test_the_stall_timeout_must_exceed_the_transaction_timeout():
         ServiceConfig(stall_timeout_s=10, transaction_timeout_ms=10_000)
     config = ServiceConfig(stall_timeout_s=12, transaction_timeout_ms=10_000)
     assert config.phase_limit_s == 24
-    assert ServiceConfig().stall_timeout_s == 30
+    # The default must let a replica stuck on a dead broker exit, restart and recover
+    # within the 60 s the platform promises after a broker restart (docs/reliability.md).
+    assert ServiceConfig().phase_limit_s <= 30
 
 
 def test_engine_run_takes_the_stall_timeout_option():
