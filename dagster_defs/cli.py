@@ -64,6 +64,18 @@ def parse_hour(text: str | None) -> datetime:
     raise typer.BadParameter(f"not an hour: {text!r} (expected YYYY-MM-DDTHH)")
 
 
+def check_partitioned(moment: datetime) -> datetime:
+    from dagster_defs.partitions import PARTITIONS_START_ENV, floor_hour, partitions_start
+
+    start = partitions_start()
+    if floor_hour(moment) < start:
+        raise typer.BadParameter(
+            f"{moment:%Y-%m-%dT%H} is before the first partition {start:%Y-%m-%dT%H}; "
+            f"set {PARTITIONS_START_ENV} to an earlier day to backfill older history"
+        )
+    return moment
+
+
 def frame_table(frame: pl.DataFrame, title: str, max_rows: int = 20) -> Table:
     table = Table(title=title)
     for column in frame.columns:
@@ -124,7 +136,7 @@ def materialize_command(
     from dagster_defs.run_hour import materialize_hour
 
     settings = _settings(ctx)
-    moment = parse_hour(hour)
+    moment = check_partitioned(parse_hour(hour))
     with console.status(f"materialising {moment:%Y-%m-%d %H}:00 UTC (Spark start-up included)"):
         summary = materialize_hour(settings, moment, lake, console_log_level="WARNING")
     print_summary(summary)

@@ -64,7 +64,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(
             {
                 "path": dg.MetadataValue.path(uri),
-                "rows": obj.height,
+                # Dagster's reserved key: the asset page shows it as the row count.
+                "dagster/row_count": obj.height,
                 "bytes": lake.size_bytes(relative),
             }
         )

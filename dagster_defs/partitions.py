@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 
+# The first hour the UI offers. Earlier hours are not data the live platform can hold (its
+# topics keep 7 days), so listing them would only show thousands of empty partitions. To
+# backfill older replayed history (e.g. the feeder's 2026-01-01 timestamps), start the
+# code location with ORDERBOOK_PARTITIONS_START set to that day.
+PARTITIONS_START_ENV = "ORDERBOOK_PARTITIONS_START"
+DEFAULT_PARTITIONS_START = "2026-12-01"
+
+
+def partitions_start(environ: Mapping[str, str] | None = None) -> datetime:
+    """The first partition's hour: `YYYY-MM-DD` or `YYYY-MM-DD-HH:MM` (UTC)."""
+    text = (os.environ if environ is None else environ).get(PARTITIONS_START_ENV, "").strip()
+    text = text or DEFAULT_PARTITIONS_START
+    for pattern in (PARTITION_FORMAT, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ValueError(
+        f"{PARTITIONS_START_ENV}={text!r}: expected a UTC day YYYY-MM-DD or hour YYYY-MM-DD-HH:00"
+    )
+
+
 # The current, still-filling hour is a partition too (end_offset=1) so `orderbook run` can
 # materialise it against the live market; the hourly schedule targets the last complete hour.
 hourly_partitions = dg.HourlyPartitionsDefinition(
-    start_date="2026-01-01-00:00", timezone="UTC", end_offset=1
+    start_date=partitions_start().replace(minute=0).strftime(PARTITION_FORMAT),
+    timezone="UTC",
+    end_offset=1,
 )
 
 

@@ -8,10 +8,13 @@ import dagster as dg
 import polars as pl
 
 from dagster_defs.analytics import chart, compute
-from dagster_defs.ingestion.describe import markdown_table
+from dagster_defs.ingestion.describe import preview_table
 from dagster_defs.io_manager import LAKE_PATH, read_partition
 from dagster_defs.lake import analytics_path, partition_path
+from dagster_defs.ownership import ANALYTICS_OWNERS, CODE_VERSION, tags_for
 from dagster_defs.partitions import hour_start, hourly_partitions, partition_key_for
+from dagster_defs.quality import schemas
+from dagster_defs.quality.table_schema import column_schema_metadata
 from dagster_defs.resources import LakeResource, MarketResource
 
 # Downstream of raw data, materialise when an upstream partition updates, but never past a
@@ -27,24 +30,47 @@ ANALYTICS_AUTOMATION = (
 
 CHART_FILE = "candles.png"
 
+# The analytics follow their raw inputs within the automation sensor's 30 s tick, so they
+# may lag the raw windows (fail 2 h, warn 75 min) by the length of one analytics run.
+ANALYTICS_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=2, minutes=30), warn_window=timedelta(minutes=90)
+)
 
-def _analytics(name: str, description: str) -> dict[str, Any]:
+TABLE_SCHEMAS = {
+    "ohlc_1m": schemas.ohlc_1m_schema,
+    "vwap": schemas.vwap_schema,
+    "fill_rate": schemas.fill_rate_schema,
+    "market_quality": schemas.market_quality_schema,
+}
+
+
+def _common(name: str, description: str, kinds: set[str]) -> dict[str, Any]:
     return {
         "name": name,
         "description": description,
         "group_name": "analytics",
-        "kinds": {"polars", "parquet"},
+        "kinds": kinds,
         "partitions_def": hourly_partitions,
         "automation_condition": ANALYTICS_AUTOMATION,
-        "metadata": {LAKE_PATH: analytics_path(name)},
+        "freshness_policy": ANALYTICS_FRESHNESS,
+        "owners": ANALYTICS_OWNERS,
+        "tags": tags_for("analytics"),
+        "code_version": CODE_VERSION,
+    }
+
+
+def _analytics(name: str, description: str) -> dict[str, Any]:
+    return _common(name, description, {"polars", "parquet"}) | {
+        "metadata": {
+            LAKE_PATH: analytics_path(name),
+            **column_schema_metadata(TABLE_SCHEMAS[name]()),
+        },
     }
 
 
 def describe(frame: pl.DataFrame, preview_rows: int = 10) -> dict[str, Any]:
-    return {
-        "rows": frame.height,
-        "preview": dg.MetadataValue.md(markdown_table(frame.head(preview_rows).to_dicts())),
-    }
+    """The preview; the row count and the path come from the IO manager."""
+    return {"preview": preview_table(frame.head(preview_rows).to_dicts())}
 
 
 @dg.asset(**_analytics("ohlc_1m", "Per symbol and minute: OHLC, volume, trade count, VWAP."))
@@ -99,12 +125,11 @@ def market_quality(
 
 
 @dg.asset(
-    name="ohlc_chart",
-    description="Candlestick chart (PNG) of the hour, shown in the materialisation's metadata.",
-    group_name="analytics",
-    kinds={"polars", "png"},
-    partitions_def=hourly_partitions,
-    automation_condition=ANALYTICS_AUTOMATION,
+    **_common(
+        "ohlc_chart",
+        "Candlestick chart (PNG) of the hour, shown in the materialisation's metadata.",
+        {"polars", "png"},
+    )
 )
 def ohlc_chart(
     context: dg.AssetExecutionContext, ohlc_1m: pl.DataFrame, lake: LakeResource
@@ -115,7 +140,10 @@ def ohlc_chart(
     encoded = base64.b64encode(png).decode()
     return dg.MaterializeResult(
         metadata={
-            "chart": dg.MetadataValue.md(f"![candles](data:image/png;base64,{encoded})"),
+            # Shown inline on the asset page (see chart.INLINE_MARKDOWN_LIMIT); the full chart
+            # opens from the next entry, and the lake URI is where the file itself is.
+            "closes": dg.MetadataValue.md(chart.sparkline_markdown(ohlc_1m)),
+            "chart": dg.MetadataValue.md(f"![1-minute candles](data:image/png;base64,{encoded})"),
             "path": dg.MetadataValue.path(uri),
             "bytes": len(png),
         }

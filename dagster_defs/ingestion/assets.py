@@ -19,7 +19,9 @@ from dagster_defs.ingestion.lifetime import (
 from dagster_defs.ingestion.spark_kafka import ingest_topic
 from dagster_defs.io_manager import LAKE_PATH
 from dagster_defs.lake import raw_path
+from dagster_defs.ownership import CODE_VERSION, RAW_OWNERS, tags_for
 from dagster_defs.partitions import hourly_partitions, hours_in
+from dagster_defs.quality.table_schema import column_schema_metadata, raw_table_schema
 from dagster_defs.resources import KafkaResource, LakeResource, SparkResource
 
 RAW_TOPICS: dict[str, str] = {
@@ -42,9 +44,16 @@ def _raw_spec(name: str, topic: str) -> dg.AssetSpec:
         description=f"Committed records of Kafka topic `{topic}` for the hour, as typed parquet.",
         group_name="raw",
         kinds={"spark", "kafka", "parquet"},
-        metadata={LAKE_PATH: raw_path(topic), "kafka_topic": topic},
+        metadata={
+            LAKE_PATH: raw_path(topic),
+            "kafka_topic": topic,
+            **column_schema_metadata(*raw_table_schema(topic)),
+        },
         partitions_def=hourly_partitions,
         freshness_policy=RAW_FRESHNESS,
+        owners=RAW_OWNERS,
+        tags=tags_for("raw") | {"source": "kafka"},
+        code_version=CODE_VERSION,
     )
 
 

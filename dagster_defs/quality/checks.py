@@ -244,7 +244,9 @@ def ohlc_candles_consistent(
 @dg.asset_check(
     asset="fill_rate",
     name="rates_in_unit_interval",
-    description="Every fill rate lies in [0, 1] and filled never exceeds submitted.",
+    description=(
+        "pandera: types; every fill rate lies in [0, 1] and filled never exceeds submitted."
+    ),
     blocking=True,
     partitions_def=hourly_partitions,
 )
@@ -258,9 +260,132 @@ def fill_rate_in_unit_interval(
     return each_hour(context, check_hour)
 
 
+@dg.asset_check(
+    asset="vwap",
+    name="vwap_consistent",
+    description=(
+        "pandera: types, one row per symbol and minute, prices > 0; each minute's VWAP lies "
+        "within that minute's [low, high] candle, the hour's within the hour's range."
+    ),
+    additional_deps=["ohlc_1m"],
+    blocking=True,
+    partitions_def=hourly_partitions,
+)
+def vwap_consistent(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    def check_hour(key: str) -> dg.AssetCheckResult:
+        store = lake.lake()
+        table = read_partition(store, analytics_path("vwap"), key)
+        validation = schemas.validate(schemas.vwap_schema(), table)
+        candles = read_partition(store, analytics_path("ohlc_1m"), key)
+        outside = vwap_outside_candles(table, candles)
+        return (
+            validation_result(validation, {"outside_low_high": outside.height})
+            if outside.is_empty()
+            else dg.AssetCheckResult(
+                passed=False,
+                metadata={
+                    "rows": table.height,
+                    "outside_low_high": outside.height,
+                    "failure_cases": dg.MetadataValue.md(
+                        markdown_table(outside.head(MAX_FAILURE_ROWS).to_dicts())
+                    ),
+                },
+            )
+        )
+
+    return each_hour(context, check_hour)
+
+
+def vwap_outside_candles(table: pl.DataFrame, candles: pl.DataFrame) -> pl.DataFrame:
+    """Rows of `vwap` whose minute VWAP is outside its candle's [low, high], whose hour VWAP
+    is outside the hour's [low, high], or that have no candle at all."""
+    tolerance = 1e-9
+    hour_range = candles.group_by("symbol").agg(
+        hour_low=pl.col("low").min(), hour_high=pl.col("high").max()
+    )
+    joined = table.join(
+        candles.select("symbol", "minute", "low", "high"), on=["symbol", "minute"], how="left"
+    ).join(hour_range, on="symbol", how="left")
+    return joined.filter(
+        pl.col("low").is_null()
+        | (pl.col("vwap_1m") < pl.col("low") - tolerance)
+        | (pl.col("vwap_1m") > pl.col("high") + tolerance)
+        | (pl.col("vwap_hour") < pl.col("hour_low") - tolerance)
+        | (pl.col("vwap_hour") > pl.col("hour_high") + tolerance)
+    ).select("symbol", "minute", "vwap_1m", "low", "high", "vwap_hour", "hour_low", "hour_high")
+
+
+@dg.asset_check(
+    asset="market_quality",
+    name="schema",
+    description=(
+        "pandera: types, one row per symbol, spreads > 0 and at least one tick, depths and "
+        "counts >= 0, autocorrelations within [-1, 1]."
+    ),
+    blocking=True,
+    partitions_def=hourly_partitions,
+)
+def market_quality_schema_check(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    def check_hour(key: str) -> dg.AssetCheckResult:
+        table = read_partition(lake.lake(), analytics_path("market_quality"), key)
+        return validation_result(schemas.validate(schemas.market_quality_schema(), table))
+
+    return each_hour(context, check_hour)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_problem(data: bytes | None) -> str | None:
+    """Why `data` is not a displayable PNG, or None: the signature, then the IHDR chunk
+    (the first one, 13 bytes) with a width and a height above 0."""
+    if not data:
+        return "no chart file"
+    if not data.startswith(PNG_SIGNATURE):
+        return "not a PNG (bad signature)"
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        return "not a PNG (no IHDR chunk)"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if width == 0 or height == 0:
+        return f"empty image ({width}x{height})"
+    return None
+
+
+@dg.asset_check(
+    asset="ohlc_chart",
+    name="valid_png",
+    description="The chart file exists in the lake and is a PNG with a width and height > 0.",
+    partitions_def=hourly_partitions,
+)
+def ohlc_chart_valid_png(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    from dagster_defs.analytics.assets import chart_path
+
+    def check_hour(key: str) -> dg.AssetCheckResult:
+        data = lake.lake().read_bytes(chart_path(hour_start(key)))
+        problem = png_problem(data)
+        metadata: dict[str, Any] = {"bytes": len(data or b"")}
+        if problem:
+            metadata["problem"] = problem
+        return dg.AssetCheckResult(passed=problem is None, metadata=metadata)
+
+    return each_hour(context, check_hour)
+
+
 raw_schema_checks = [_raw_schema_check(name, factory) for name, factory in RAW_SCHEMAS.items()]
 raw_reconciliation_checks = [_reconciliation_check(name) for name in ("raw_orders", "raw_trades")]
-analytics_checks = [ohlc_candles_consistent, fill_rate_in_unit_interval]
+analytics_checks = [
+    ohlc_candles_consistent,
+    fill_rate_in_unit_interval,
+    vwap_consistent,
+    market_quality_schema_check,
+    ohlc_chart_valid_png,
+]
 all_checks = [
     *raw_schema_checks,
     *raw_reconciliation_checks,

@@ -19,14 +19,32 @@ from orderbook_platform.contracts import ORDER_EVENT_KINDS
 TickFor = Callable[[str], float]
 
 _KAFKA_COLUMNS = {
-    "kafka_topic": pa.Column(pl.String, nullable=False),
-    "kafka_partition": pa.Column(pl.Int32, nullable=False),
-    "kafka_offset": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
-    "kafka_timestamp": pa.Column(pl.Datetime("us", "UTC"), nullable=False),
-    "kafka_key": pa.Column(pl.String, nullable=True),
+    "kafka_topic": pa.Column(pl.String, nullable=False, description="Kafka topic read."),
+    "kafka_partition": pa.Column(
+        pl.Int32, nullable=False, description="Kafka partition of the record."
+    ),
+    "kafka_offset": pa.Column(
+        pl.Int64, pa.Check.ge(0), nullable=False, description="Offset of the record."
+    ),
+    "kafka_timestamp": pa.Column(
+        pl.Datetime("us", "UTC"),
+        nullable=False,
+        description="The record's Kafka timestamp: it decides the hour partition.",
+    ),
+    "kafka_key": pa.Column(pl.String, nullable=True, description="Record key (the symbol)."),
     # Set on malformed records only; absent from partitions written before they existed.
-    "kafka_value_error": pa.Column(pl.String, nullable=True, required=False),
-    "kafka_value": pa.Column(pl.Binary, nullable=True, required=False),
+    "kafka_value_error": pa.Column(
+        pl.String,
+        nullable=True,
+        required=False,
+        description="Why the record is not a row of its contract; null on good rows.",
+    ),
+    "kafka_value": pa.Column(
+        pl.Binary,
+        nullable=True,
+        required=False,
+        description="The original bytes of a malformed record; null on good rows.",
+    ),
 }
 
 
@@ -206,16 +224,34 @@ def ohlc_1m_schema() -> pa.DataFrameSchema:
     tolerance = 1e-9
     return pa.DataFrameSchema(
         {
-            "symbol": pa.Column(pl.String, nullable=False),
-            "minute": pa.Column(pl.Datetime("us", "UTC"), nullable=False),
-            "open": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
-            "high": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
-            "low": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
-            "close": pa.Column(pl.Float64, pa.Check.gt(0), nullable=False),
-            "volume": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
-            "trade_count": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
-            "notional": pa.Column(pl.Float64, nullable=False),
-            "vwap": pa.Column(pl.Float64, nullable=False),
+            "symbol": pa.Column(pl.String, nullable=False, description="Instrument symbol."),
+            "minute": pa.Column(
+                pl.Datetime("us", "UTC"), nullable=False, description="Start of the minute, UTC."
+            ),
+            "open": pa.Column(
+                pl.Float64, pa.Check.gt(0), nullable=False, description="First trade price."
+            ),
+            "high": pa.Column(
+                pl.Float64, pa.Check.gt(0), nullable=False, description="Highest trade price."
+            ),
+            "low": pa.Column(
+                pl.Float64, pa.Check.gt(0), nullable=False, description="Lowest trade price."
+            ),
+            "close": pa.Column(
+                pl.Float64, pa.Check.gt(0), nullable=False, description="Last trade price."
+            ),
+            "volume": pa.Column(
+                pl.Int64, pa.Check.gt(0), nullable=False, description="Lots traded."
+            ),
+            "trade_count": pa.Column(
+                pl.Int64, pa.Check.gt(0), nullable=False, description="Number of trades."
+            ),
+            "notional": pa.Column(
+                pl.Float64, nullable=False, description="Sum of price x lots of the trades."
+            ),
+            "vwap": pa.Column(
+                pl.Float64, nullable=False, description="Volume-weighted average price."
+            ),
         },
         checks=[
             _row_rule("low_le_high", pl.col("low") <= pl.col("high"), "low must not exceed high"),
@@ -238,15 +274,134 @@ def ohlc_1m_schema() -> pa.DataFrameSchema:
     )
 
 
-def fill_rate_schema() -> pa.DataFrameSchema:
+def vwap_schema() -> pa.DataFrameSchema:
+    positive = pa.Check.gt(0)
     return pa.DataFrameSchema(
         {
-            "fill_rate": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False),
-            "submitted": pa.Column(pl.Int64, pa.Check.gt(0), nullable=False),
-            "filled": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
+            "symbol": pa.Column(pl.String, nullable=False, description="Instrument symbol."),
+            "minute": pa.Column(
+                pl.Datetime("us", "UTC"), nullable=False, description="Start of the minute, UTC."
+            ),
+            "volume": pa.Column(
+                pl.Int64, positive, nullable=False, description="Lots traded in the minute."
+            ),
+            "vwap_1m": pa.Column(
+                pl.Float64, positive, nullable=False, description="VWAP of the minute."
+            ),
+            "vwap_hour_to_date": pa.Column(
+                pl.Float64,
+                positive,
+                nullable=False,
+                description="VWAP from the hour's start to the end of this minute.",
+            ),
+            "vwap_hour": pa.Column(
+                pl.Float64, positive, nullable=False, description="VWAP of the whole hour."
+            ),
+            "volume_intraday": pa.Column(
+                pl.Int64,
+                positive,
+                nullable=False,
+                description="Lots traded since 00:00 UTC, up to this minute.",
+            ),
+            "vwap_intraday": pa.Column(
+                pl.Float64,
+                positive,
+                nullable=False,
+                description="VWAP since 00:00 UTC (the day's hours in the lake), to this minute.",
+            ),
         },
-        strict=False,
+        unique=["symbol", "minute"],
+        strict=True,
+        name="vwap",
+    )
+
+
+def fill_rate_schema() -> pa.DataFrameSchema:
+    wait = "time from an order's arrival to its first fill, ms, over the orders with a fill"
+    return pa.DataFrameSchema(
+        {
+            "order_type": pa.Column(pl.String, nullable=True, description="Order type."),
+            "time_in_force": pa.Column(pl.String, nullable=True, description="GTC, IOC or FOK."),
+            "side": pa.Column(pl.String, nullable=True, description="Buy or Sell."),
+            "strategy": pa.Column(
+                pl.String,
+                nullable=False,
+                description="Trader strategy: the trader_id before `-<n>`.",
+            ),
+            "orders": pa.Column(
+                pl.Int64, pa.Check.gt(0), nullable=False, description="New orders in the group."
+            ),
+            "submitted": pa.Column(
+                pl.Int64, pa.Check.gt(0), nullable=False, description="Lots submitted."
+            ),
+            "filled": pa.Column(
+                pl.Int64, pa.Check.ge(0), nullable=False, description="Lots filled."
+            ),
+            "orders_with_fill": pa.Column(
+                pl.Int64, pa.Check.ge(0), nullable=False, description="Orders with any fill."
+            ),
+            "fully_filled": pa.Column(
+                pl.Int64, pa.Check.ge(0), nullable=False, description="Orders filled in full."
+            ),
+            "mean_time_to_first_fill_ms": pa.Column(
+                pl.Float64, nullable=True, description=f"Mean {wait}."
+            ),
+            "median_time_to_first_fill_ms": pa.Column(
+                pl.Float64, nullable=True, description=f"Median {wait}."
+            ),
+            "fill_rate": pa.Column(
+                pl.Float64,
+                pa.Check.in_range(0.0, 1.0),
+                nullable=False,
+                description="Filled / submitted lots.",
+            ),
+        },
+        checks=[
+            _row_rule(
+                "filled_le_submitted",
+                pl.col("filled") <= pl.col("submitted"),
+                "filled lots never exceed submitted lots",
+            )
+        ],
+        strict=True,
         name="fill_rate",
+    )
+
+
+def market_quality_schema() -> pa.DataFrameSchema:
+    def stat(description: str, *checks: pa.Check) -> pa.Column:
+        return pa.Column(pl.Float64, list(checks), nullable=True, description=description)
+
+    def count(description: str) -> pa.Column:
+        return pa.Column(pl.Int64, pa.Check.ge(0), nullable=True, description=description)
+
+    return pa.DataFrameSchema(
+        {
+            "symbol": pa.Column(
+                pl.String, nullable=False, unique=True, description="Instrument symbol."
+            ),
+            "quotes": count("Top-of-book updates on `prices`."),
+            "mean_spread": stat("Mean best ask - best bid, in price.", pa.Check.gt(0)),
+            "mean_spread_ticks": stat("Mean spread in ticks.", pa.Check.ge(1 - 1e-6)),
+            "median_spread_ticks": stat("Median spread in ticks.", pa.Check.ge(1 - 1e-6)),
+            "mean_bid_depth": stat("Mean lots on the bid side of the book.", pa.Check.ge(0)),
+            "mean_ask_depth": stat("Mean lots on the ask side of the book.", pa.Check.ge(0)),
+            "volume": count("Lots traded."),
+            "trade_count": count("Number of trades."),
+            "returns_1m": count("Number of 1-minute mid-price returns."),
+            "excess_kurtosis_1m": stat("Excess kurtosis of the 1-minute mid returns."),
+            "autocorr_r_lag1": stat(
+                "Autocorrelation of the returns at lag 1.", pa.Check.in_range(-1, 1)
+            ),
+            "autocorr_abs_r_lag1": stat(
+                "Autocorrelation of |returns| at lag 1.", pa.Check.in_range(-1, 1)
+            ),
+            "autocorr_abs_r_lag10": stat(
+                "Autocorrelation of |returns| at lag 10.", pa.Check.in_range(-1, 1)
+            ),
+        },
+        strict=True,
+        name="market_quality",
     )
 
 

@@ -97,7 +97,9 @@ def test_the_freshness_daemon_passes_warns_and_fails_raw_assets_by_age(tmp_path:
             assert policy["__typename"] == "TimeWindowFreshnessPolicy"
             assert policy["failWindowSeconds"] == FAIL_AFTER.total_seconds()
             assert policy["warnWindowSeconds"] == WARN_AFTER.total_seconds()
-        assert nodes["ohlc_1m"]["freshnessStatusInfo"] is None  # no policy, nothing evaluated
+        analytics = nodes["ohlc_1m"]["internalFreshnessPolicy"]
+        assert analytics["__typename"] == "TimeWindowFreshnessPolicy"
+        assert analytics["failWindowSeconds"] > FAIL_AFTER.total_seconds()
 
         # raw_book is never materialised; the others are, for the hour that just ended,
         # through the public API for materialisations made outside a run (`start` is when).

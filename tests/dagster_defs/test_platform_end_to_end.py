@@ -106,6 +106,12 @@ def test_orderbook_run_is_a_run_of_the_named_hourly_job(
     assert run.job_name == "hourly_platform"
     assert run.tags["dagster/partition"] == partition_key_for(known_hour.hour)
     assert run.tags["orderbook/trigger"] == "orderbook run"
+    # The row counts the UI shows are Dagster's reserved `dagster/row_count`.
+    expected = {"raw_trades": len(known_hour.trades), "ohlc_1m": len(known_hour.expected_ohlc())}
+    for name, rows in expected.items():
+        event = first_local_run.instance.get_latest_materialization_event(dg.AssetKey(name))
+        assert event is not None and event.asset_materialization is not None
+        assert event.asset_materialization.metadata["dagster/row_count"].value == rows, name
 
 
 def test_an_hour_lands_in_the_local_lake_and_in_s3_with_the_expected_analytics(
