@@ -10,10 +10,10 @@ import dagster as dg
 
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 
-# The first hour the UI offers. Earlier hours are not data the live platform can hold (its
-# topics keep 7 days), so listing them would only show thousands of empty partitions. To
-# backfill older replayed history (e.g. the feeder's 2026-01-01 timestamps), start the
-# code location with ORDERBOOK_PARTITIONS_START set to that day.
+# The first hour the UI offers, so a live deployment does not list thousands of empty
+# hours. To backfill older replayed history (e.g. the feeder's 2026-01-01 timestamps, or
+# history a year back), start the code location with ORDERBOOK_PARTITIONS_START set to
+# that day.
 PARTITIONS_START_ENV = "ORDERBOOK_PARTITIONS_START"
 DEFAULT_PARTITIONS_START = "2026-12-01"
 

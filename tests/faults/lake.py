@@ -14,15 +14,16 @@ import polars as pl
 from confluent_kafka import Producer
 
 from dagster_defs.lake import partition_path, raw_path
+from dagster_defs.partitions import partitions_start
 from dagster_defs.run_hour import resources_for
 from orderbook_platform.config import Settings
 from orderbook_platform.contracts import encode
 from tests.engine.kafka_harness import Record, end_offsets, read_topic
 from tests.faults.harness import Scenario
 
-# The platform's first hourly partition (dagster_defs/partitions.py): an hour before it
-# cannot be materialised at all, so "a year ago" is clamped to it.
-FIRST_PARTITION = datetime(2026, 1, 1, tzinfo=UTC)
+# The code location's first hourly partition (tests/conftest.py sets it a year or more
+# back): an hour before it cannot be materialised at all, so "a year ago" is clamped to it.
+FIRST_PARTITION = partitions_start()
 RAW_TOPICS = ("orders", "trades", "prices", "book", "order_events")
 
 
