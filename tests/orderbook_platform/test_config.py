@@ -1,3 +1,6 @@
+import time
+from pathlib import Path
+
 import pytest
 
 from orderbook_platform.config import ConfigError, load_settings
@@ -129,6 +132,13 @@ def running_broker(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(120)", str(kafka_home)]
     )
+    # Until the child has exec'd, its /proc cmdline is still pytest's: wait for the marker
+    # (the stand-in's whole life is 120 s, far beyond any test here).
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 60
+    while str(kafka_home).encode() not in cmdline.read_bytes():
+        assert time.monotonic() < deadline, "the stand-in broker never started"
+        time.sleep(0.01)
     (kafka_home / "kafka.pid").write_text(f"{process.pid}\n")
     try:
         yield kafka_home.parent
