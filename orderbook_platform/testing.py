@@ -30,6 +30,19 @@ def _distinct_free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
+def apply_topics_on_new_broker(settings: Settings, attempts: int = 10) -> None:
+    """Apply the declared topics on a broker that has just started: a just-created topic
+    can briefly lack a leader, so a KafkaException is retried (0.5 s apart)."""
+    for attempt in range(attempts):
+        try:
+            apply_topics(settings)
+            return
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
 def stack_settings_for(state_dir: Path, **stack: Any) -> Settings:
     """Settings of a stack on free ports in `state_dir`; `stack` adds stack settings
     (e.g. `kafka_sasl`; a SASL broker's clients then use `Stack.kafka.client_settings()`)."""
@@ -91,14 +104,7 @@ def private_stack(prefix: str) -> Iterator[tuple[Stack, Path]]:
         print(f"starting a private stack on {settings.kafka.bootstrap_servers} ...", flush=True)
         running.up()
         try:
-            for attempt in range(5):  # a just-created topic can briefly lack a leader
-                try:
-                    apply_topics(settings)
-                    break
-                except KafkaException:
-                    if attempt == 4:
-                        raise
-                    time.sleep(1)
+            apply_topics_on_new_broker(settings)
             yield running, Path(tmp)
         finally:
             running.down(purge=True)

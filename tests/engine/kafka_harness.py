@@ -184,17 +184,22 @@ def _client(settings: Settings, **extra) -> Consumer:
     )
 
 
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """High watermark per partition (read_committed: the last stable offset)."""
+def watermarks(settings: Settings, topic: str) -> dict[int, tuple[int, int]]:
+    """(low, high) watermark per partition (read_committed: high is the last stable offset)."""
     client = _client(settings)
     try:
         partitions = client.list_topics(topic, timeout=10).topics[topic].partitions
         return {
-            p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             for p in partitions
         }
     finally:
         client.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """High watermark per partition (read_committed: the last stable offset)."""
+    return {p: high for p, (_, high) in watermarks(settings, topic).items()}
 
 
 def commit_group_at(settings: Settings, group: str, offsets: dict[int, int]) -> None:

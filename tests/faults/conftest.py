@@ -20,12 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from orderbook_platform.kafka.topics import apply_topics
 from orderbook_platform.stack import Stack
-from orderbook_platform.testing import stack_settings_for
+from orderbook_platform.testing import apply_topics_on_new_broker, stack_settings_for
 from tests.faults.report import FaultsReport, ScenarioResult
 from tests.orderbook_platform.kafka.private_broker import FastRetentionBroker
 
@@ -89,14 +87,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
     stack.kafka = FastRetentionBroker(settings.stack, stack.state_dir)
     stack.up()
     try:
-        for attempt in range(10):  # a just-created topic can briefly lack a leader
-            try:
-                apply_topics(settings)
-                break
-            except KafkaException:
-                if attempt == 9:
-                    raise
-                time.sleep(0.5)
+        apply_topics_on_new_broker(settings)
         _small_segments(settings)
         yield stack, state
     finally:

@@ -30,7 +30,7 @@ from dagster_defs.run_hour import materialize_hour, resources_for
 from orderbook_platform.stack import Stack
 from orderbook_platform.testing import settings_env
 from tests.dagster_defs.webhook import recording_webhook
-from tests.engine.kafka_harness import PATIENCE_S, wait_for
+from tests.engine.kafka_harness import PATIENCE_S, wait_for, watermarks
 from tests.faults.harness import Scenario, Verdict, sha256_lines
 from tests.faults.lake import (
     data_fingerprint,
@@ -96,17 +96,7 @@ def test_s8_year_old_orders_survive_retention_and_the_lake_equals_the_topic(
 
 
 def _low_watermarks(settings, topic: str) -> dict[int, int]:
-    from tests.engine.kafka_harness import _client
-
-    client = _client(settings)
-    try:
-        partitions = client.list_topics(topic, timeout=10).topics[topic].partitions
-        return {
-            p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0]
-            for p in partitions
-        }
-    finally:
-        client.close()
+    return {p: low for p, (low, _) in watermarks(settings, topic).items()}
 
 
 @pytest.mark.faults

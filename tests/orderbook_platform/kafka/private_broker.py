@@ -13,13 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from confluent_kafka import KafkaException
-
 from orderbook_platform.config import Settings
-from orderbook_platform.kafka.topics import apply_topics
 from orderbook_platform.stack.jars import fetch_jars
 from orderbook_platform.stack.kafka_broker import KafkaBroker
-from orderbook_platform.testing import stack_settings_for
+from orderbook_platform.testing import apply_topics_on_new_broker, stack_settings_for
 
 RETENTION_CHECK_MS = 1000
 
@@ -47,16 +44,8 @@ def private_broker(apply: bool = True) -> Iterator[Settings]:
                 if broker.process.exited_early() or time.monotonic() > deadline:
                     raise RuntimeError(f"private broker did not start:\n{broker.process.tail(15)}")
                 time.sleep(0.25)
-            for attempt in range(10):  # a just-created topic can briefly lack a leader
-                if not apply:
-                    break
-                try:
-                    apply_topics(settings)
-                    break
-                except KafkaException:
-                    if attempt == 9:
-                        raise
-                    time.sleep(0.5)
+            if apply:
+                apply_topics_on_new_broker(settings)
             yield settings
         finally:
             broker.process.stop(timeout=30)
